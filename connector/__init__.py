@@ -1,0 +1,3 @@
+"""DOdata Connector."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,45 @@
+"""create_app(settings): routers, error handlers, middleware, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from connector import __version__
+from connector.api import errors
+from connector.api.middleware import RequestContextMiddleware
+from connector.api.routes import health
+from connector.config import Settings, get_settings
+from connector.observability import Metrics
+from connector.runtime import Runtime
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    """The ASGI app. Pass ``runtime`` to share one already started (tests, CLI)."""
+    settings = settings or (runtime.settings if runtime else get_settings())
+    metrics = runtime.metrics if runtime else Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = runtime is None
+        rt = runtime or Runtime.start(settings)
+        rt.metrics = metrics
+        app.state.runtime = rt
+        try:
+            yield
+        finally:
+            if owned:
+                rt.close()
+
+    app = FastAPI(title="DOdata Connector", version=__version__, lifespan=lifespan,
+                  description="Dataspace Protocol connector and consent/access broker with a "
+                              "verifiable audit log.")
+    if runtime is not None:
+        app.state.runtime = runtime
+    errors.install(app)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics,
+                       max_body_bytes=settings.max_body_bytes)
+    app.include_router(health.router)
+    return app

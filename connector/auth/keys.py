@@ -1,0 +1,132 @@
+"""Signing keys on disk: one Ed25519 key set per purpose, generated at first start (mode 0600).
+
+Layout under the data dir::
+
+    keys/<purpose>/<kid>.pem    PKCS#8 private key, mode 0600 (directory 0700)
+    keys/<purpose>/current      the kid that signs now
+
+Older keys stay in the directory after a rotation so that what they signed still verifies.
+The kid is the RFC 7638 thumbprint of the public JWK.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from connector.errors import ConfigurationError
+
+PURPOSES = ("access-token", "audit", "receipt")
+CURRENT = "current"
+
+
+def b64url(data: bytes) -> str:
+    """Unpadded base64url, as JOSE uses it."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def public_jwk(public_key: Ed25519PublicKey) -> dict[str, str]:
+    """The OKP JWK of an Ed25519 public key (RFC 8037)."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return {"kty": "OKP", "crv": "Ed25519", "x": b64url(raw)}
+
+
+def okp_thumbprint(jwk: dict[str, str]) -> str:
+    """RFC 7638 thumbprint of an OKP JWK: SHA-256 over its required members, sorted, compact."""
+    required = {"crv": jwk["crv"], "kty": jwk["kty"], "x": jwk["x"]}
+    canonical = json.dumps(required, separators=(",", ":"), sort_keys=True).encode()
+    return b64url(hashlib.sha256(canonical).digest())
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A private key with its kid and purpose."""
+
+    purpose: str
+    kid: str
+    private_key: Ed25519PrivateKey
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        """The matching public key."""
+        return self.private_key.public_key()
+
+    def jwk(self) -> dict[str, str]:
+        """Public JWK with ``kid``, ``alg`` and ``use`` for a JWKS document."""
+        return {**public_jwk(self.public_key), "kid": self.kid, "alg": "EdDSA", "use": "sig"}
+
+
+class KeyStore:
+    """Reads and creates the per-purpose signing keys under ``keys_dir``."""
+
+    def __init__(self, keys_dir: Path, *, may_generate: bool) -> None:
+        self.keys_dir = keys_dir
+        self.may_generate = may_generate
+
+    def ensure(self) -> list[SigningKey]:
+        """Make sure every purpose has a current key; generate missing ones if allowed."""
+        return [self.current(purpose) for purpose in PURPOSES]
+
+    def current(self, purpose: str) -> SigningKey:
+        """The key that signs for ``purpose`` now."""
+        directory = self._dir(purpose)
+        pointer = directory / CURRENT
+        if not pointer.exists():
+            if not self.may_generate:
+                raise ConfigurationError(
+                    f"no {purpose} signing key in {directory} and generated keys are not allowed "
+                    "in production mode (set CONNECTOR_ALLOW_GENERATED_KEYS=true or mount keys)")
+            return self.rotate(purpose)
+        return self._load(purpose, pointer.read_text(encoding="ascii").strip())
+
+    def all(self, purpose: str) -> list[SigningKey]:
+        """Every key ever used for ``purpose`` (current and retired), newest file first."""
+        directory = self._dir(purpose)
+        if not directory.exists():
+            return []
+        files = sorted(directory.glob("*.pem"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        return [self._load(purpose, p.stem) for p in files]
+
+    def rotate(self, purpose: str) -> SigningKey:
+        """Generate a new key for ``purpose`` and make it current; old keys stay on disk."""
+        directory = self._dir(purpose)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.keys_dir, 0o700)
+        os.chmod(directory, 0o700)
+        private_key = Ed25519PrivateKey.generate()
+        kid = okp_thumbprint(public_jwk(private_key.public_key()))
+        pem = private_key.private_bytes(serialization.Encoding.PEM,
+                                        serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption())
+        path = directory / f"{kid}.pem"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+        tmp = directory / f".{CURRENT}.tmp"
+        tmp.write_text(kid + "\n", encoding="ascii")
+        os.replace(tmp, directory / CURRENT)
+        return SigningKey(purpose, kid, private_key)
+
+    def _dir(self, purpose: str) -> Path:
+        if purpose not in PURPOSES:
+            raise ValueError(f"unknown key purpose {purpose!r}")
+        return self.keys_dir / purpose
+
+    def _load(self, purpose: str, kid: str) -> SigningKey:
+        path = self._dir(purpose) / f"{kid}.pem"
+        try:
+            loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(f"cannot read {purpose} key {path}: {exc}") from exc
+        if not isinstance(loaded, Ed25519PrivateKey):
+            raise ConfigurationError(f"{path} is not an Ed25519 private key")
+        if path.stat().st_mode & 0o077:
+            raise ConfigurationError(f"{path} is readable by others; chmod 600 it")
+        return SigningKey(purpose, kid, loaded)

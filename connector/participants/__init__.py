@@ -1,0 +1,1 @@
+"""Participants known to this connector: providers, partners, auditors, data subjects."""
