@@ -99,7 +99,7 @@ def opa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     log = tmp_path_factory.mktemp("opa") / "opa.log"
     with log.open("wb") as handle:
-        proc = subprocess.Popen(  # noqa: S603 - our own binary, fixed arguments
+        proc = subprocess.Popen(
             [str(binary), "run", "--server", "--addr", f"127.0.0.1:{port}",
              "--set", "decision_logs.console=true"], stdout=handle, stderr=handle)
     url = f"http://127.0.0.1:{port}"

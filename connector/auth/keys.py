@@ -12,8 +12,6 @@ The kid is the RFC 7638 thumbprint of the public JWK.
 from __future__ import annotations
 
 import base64
-import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from connector.auth.dpop import jwk_thumbprint
 from connector.errors import ConfigurationError
 
 PURPOSES = ("access-token", "audit", "receipt")
@@ -36,13 +35,6 @@ def public_jwk(public_key: Ed25519PublicKey) -> dict[str, str]:
     """The OKP JWK of an Ed25519 public key (RFC 8037)."""
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return {"kty": "OKP", "crv": "Ed25519", "x": b64url(raw)}
-
-
-def okp_thumbprint(jwk: dict[str, str]) -> str:
-    """RFC 7638 thumbprint of an OKP JWK: SHA-256 over its required members, sorted, compact."""
-    required = {"crv": jwk["crv"], "kty": jwk["kty"], "x": jwk["x"]}
-    canonical = json.dumps(required, separators=(",", ":"), sort_keys=True).encode()
-    return b64url(hashlib.sha256(canonical).digest())
 
 
 @dataclass(frozen=True)
@@ -101,7 +93,7 @@ class KeyStore:
         os.chmod(self.keys_dir, 0o700)
         os.chmod(directory, 0o700)
         private_key = Ed25519PrivateKey.generate()
-        kid = okp_thumbprint(public_jwk(private_key.public_key()))
+        kid = jwk_thumbprint(public_jwk(private_key.public_key()))
         pem = private_key.private_bytes(serialization.Encoding.PEM,
                                         serialization.PrivateFormat.PKCS8,
                                         serialization.NoEncryption())

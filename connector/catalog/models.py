@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime
+from sqlalchemy import JSON, Column, DateTime, Text
 from sqlmodel import Field, SQLModel
 
 from connector.timeutil import utcnow
@@ -20,7 +20,7 @@ class Dataset(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=255)
     title: str = Field(max_length=500)
-    description: str = ""
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
     owner: str = Field(max_length=255, index=True)
     keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     themes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

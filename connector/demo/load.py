@@ -1,0 +1,58 @@
+"""Load the Dortmund demo data into a connector's database and data dir (idempotent)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from connector.catalog.models import Dataset, Offer
+from connector.db import session_scope
+from connector.demo import dortmund
+from connector.demo.readings import write_dataset_files
+from connector.participants.models import Participant
+from connector.policy.odrl import normalise_policy
+from connector.runtime import Runtime
+
+
+def _add_missing(session: Session, row: Any) -> bool:
+    """Insert ``row`` unless a row with its primary key exists; existing rows stay untouched."""
+    if session.get(type(row), row.id) is not None:
+        return False
+    session.add(row)
+    return True
+
+
+def load_demo(runtime: Runtime) -> dict[str, Any]:
+    """Write the demo files and insert participants, datasets and offers that are missing.
+
+    Loading twice changes nothing: files are rewritten only when their bytes would differ, and
+    rows that exist are left as they are.
+    """
+    settings = runtime.settings
+    demo_datasets = dortmund.datasets()
+    files = write_dataset_files(settings.data_dir, demo_datasets)
+    created = {"participants": 0, "datasets": 0, "offers": 0}
+    with session_scope(runtime.engine) as session:
+        for p in dortmund.participants():
+            created["participants"] += _add_missing(session, Participant(
+                id=p.id, name=p.name, role=p.role, org_type=p.org_type, region=p.region))
+        session.flush()
+        for d in demo_datasets:
+            file = files[d.id]
+            created["datasets"] += _add_missing(session, Dataset(
+                id=d.id, title=d.title, description=d.description, owner=d.owner,
+                keywords=list(d.keywords), themes=list(d.themes), personal_data=d.personal_data,
+                subject_column=d.subject_column, media_type=d.media_type, source_kind="file",
+                source=file.path.relative_to(settings.data_dir).as_posix(),
+                byte_size=file.path.stat().st_size, sha256=file.sha256, spatial=d.spatial,
+                temporal_start=d.temporal_start, temporal_end=d.temporal_end,
+                accrual_periodicity=d.accrual_periodicity, extra={"rows": file.rows}))
+        session.flush()
+        for d in demo_datasets:
+            created["offers"] += _add_missing(session, Offer(
+                id=d.offer["@id"], dataset_id=d.id, odrl=d.offer,
+                normalised=normalise_policy(d.offer)))
+    return {"created": created, "participants": len(dortmund.participants()),
+            "datasets": len(demo_datasets), "offers": len(demo_datasets),
+            "data_dir": str(settings.data_dir)}
