@@ -8,6 +8,7 @@ Here the REST calls are three (health, PUT policy, POST data), so the thin clien
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,7 +25,27 @@ from connector.policy.engine import (
 )
 
 DECISION_PATH = "/v1/data/connector/decision"
-POLICY_ID_PREFIX = "connector/"
+COMBINED_POLICY_ID = "connector/policies.rego"
+_PACKAGE = re.compile(r"^package\s+(\S+)\s*$", re.M)
+_IMPORT = re.compile(r"^import\s+.*$", re.M)
+
+
+def combined_module(files: list[Path]) -> str:
+    """All policy files as one Rego module; they must share one package."""
+    packages: set[str] = set()
+    imports: list[str] = []
+    bodies: list[str] = []
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        packages.update(_PACKAGE.findall(text))
+        for line in _IMPORT.findall(text):
+            if line not in imports:
+                imports.append(line)
+        body = _IMPORT.sub("", _PACKAGE.sub("", text))
+        bodies.append(f"# --- {path.name}\n{body.strip()}\n")
+    if len(packages) != 1:
+        raise OpaError(f"policy files must share one package, found {sorted(packages)}")
+    return "\n".join([f"package {packages.pop()}", *imports, "", *bodies])
 
 
 class OpaError(Exception):
@@ -66,20 +87,26 @@ class OpaEngine:
                            f"HTTP {listing.status_code}")
         loaded = {item.get("raw") for item in listing.json().get("result", [])
                   if isinstance(item, dict)}
-        for path in policy_files(self.policy_dir):
-            raw = path.read_text(encoding="utf-8")
-            if raw in loaded:
-                continue
-            policy_id = POLICY_ID_PREFIX + path.relative_to(self.policy_dir).as_posix()
-            try:
-                resp = self._client.put(f"/v1/policies/{policy_id}", content=raw.encode(),
-                                        headers={"Content-Type": "text/plain"})
-            except httpx.HTTPError as exc:
-                raise OpaError(f"OPA at {self.url} unreachable: {type(exc).__name__}") from exc
-            if resp.status_code != 200:
-                raise OpaError(f"OPA refused {path.name}: HTTP {resp.status_code} "
-                               f"{resp.text[:300]}")
+        files = policy_files(self.policy_dir)
+        if all(p.read_text(encoding="utf-8") in loaded for p in files):
+            self._load_error = None
+            return
+        # OPA compiles on every PUT and our modules use each other's rules, so they go in as
+        # one module (same package, imports hoisted): no order of single PUTs would compile.
+        error = self._put_policy(COMBINED_POLICY_ID, combined_module(files))
+        if error:
+            raise OpaError(f"OPA refused the policies: {error}")
         self._load_error = None
+
+    def _put_policy(self, policy_id: str, module: str) -> str | None:
+        try:
+            resp = self._client.put(f"/v1/policies/{policy_id}", content=module.encode(),
+                                    headers={"Content-Type": "text/plain"})
+        except httpx.HTTPError as exc:
+            raise OpaError(f"OPA at {self.url} unreachable: {type(exc).__name__}") from exc
+        if resp.status_code != 200:
+            return f"HTTP {resp.status_code} {resp.text[:300]}"
+        return None
 
     def decide(self, input_doc: Mapping[str, Any]) -> Decision:
         """POST the input to OPA; errors, timeouts and undefined results are denies."""
