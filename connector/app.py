@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from connector import __version__
-from connector.api import errors
+from connector.api import errors, oauth
 from connector.api.middleware import RequestContextMiddleware
-from connector.api.routes import health
+from connector.api.routes import admin_clients, audit, consent, health, me
+from connector.api.routes import oauth as oauth_routes
 from connector.config import Settings, get_settings
 from connector.observability import Metrics
 from connector.runtime import Runtime
@@ -27,11 +28,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         rt = runtime or Runtime.start(settings)
         rt.metrics = metrics
         app.state.runtime = rt
+        if rt.checkpoints is None:
+            rt.start_background()
         try:
             yield
         finally:
             if owned:
                 rt.close()
+            else:
+                rt.stop_background()
 
     app = FastAPI(title="DOdata Connector", version=__version__, lifespan=lifespan,
                   description="Dataspace Protocol connector and consent/access broker with a "
@@ -39,7 +44,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     if runtime is not None:
         app.state.runtime = runtime
     errors.install(app)
+    oauth.install(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics,
                        max_body_bytes=settings.max_body_bytes)
     app.include_router(health.router)
+    app.include_router(oauth_routes.router)
+    app.include_router(me.router)
+    app.include_router(admin_clients.router)
+    app.include_router(audit.router)
+    app.include_router(consent.router)
     return app

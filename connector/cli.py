@@ -1,4 +1,4 @@
-"""The ``connector`` command: serve, demo, db, keys.
+"""The ``connector`` command: serve, demo, db, keys, clients.
 
 Every command reads the same settings as ``serve`` (``CONNECTOR_*`` variables, ``.env``), and
 ``--data-dir`` overrides the data dir, so the CLI can act on a running service's database.
@@ -13,6 +13,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from connector.audit.cli import app as audit_app
+from connector.auth.cli import app as clients_app
 from connector.config import Settings
 from connector.errors import ConnectorError
 
@@ -22,6 +24,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="Signing keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+app.add_typer(clients_app, name="clients")
 console = Console(stderr=True)
 
 DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Data directory "
@@ -115,6 +119,37 @@ def keys_list(data_dir: DataDirOpt = None) -> None:
     store = KeyStore(settings.keys_dir, may_generate=False)
     out = {purpose: [k.jwk() for k in store.all(purpose)] for purpose in PURPOSES}
     typer.echo(json.dumps(out, indent=2))
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    purpose: Annotated[str, typer.Option(help="Key purpose: access-token, audit or receipt.")]
+    = "access-token",
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Make a new key current; the old one stays published until what it signed expires."""
+    from connector.auth.context import KEY_RETENTION
+    from connector.auth.keys import PURPOSES, KeyStore
+
+    if purpose not in PURPOSES:
+        console.print(f"[red]error:[/red] purpose must be one of {', '.join(PURPOSES)}")
+        raise typer.Exit(2)
+    settings = load_settings(data_dir)
+    store = KeyStore(settings.keys_dir, may_generate=False)
+    previous = store.current(purpose).kid if store.has_current(purpose) else None
+    key = store.rotate(purpose)
+    from connector import db
+    from connector.audit import log as audit_log
+
+    engine = db.engine_from_settings(settings)
+    with engine.begin() as conn:
+        audit_log.append(conn, [{"type": "key.rotated", "purpose": purpose, "kid": key.kid,
+                                 "previous_kid": previous}])
+    engine.dispose()
+    typer.echo(json.dumps({"purpose": purpose, "kid": key.kid, "previous_kid": previous,
+                           "previous_published_for_seconds":
+                               KEY_RETENTION if purpose == "access-token" and previous else None},
+                          indent=2))
 
 
 def main() -> None:

@@ -9,12 +9,43 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connector.errors import ConfigurationError
 
 DEFAULT_DATA_DIR = Path("./data")
+
+
+class ExternalIssuer(BaseModel):
+    """An external OAuth issuer (e.g. a Keycloak realm) whose access tokens are accepted."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    issuer: str = Field(description="The issuer's `iss` value, e.g. "
+                        "`https://idp.example/realms/dataspace`.")
+    jwks_uri: str = Field(description="URL of the issuer's JWKS.")
+    audience: str | None = Field(None, description="Required `aud`; unset means `public_url`.")
+    algorithms: tuple[str, ...] = Field(("RS256", "ES256", "EdDSA"),
+                                        description="Pinned signature algorithms.")
+    roles_claim: str = Field("roles", description="Dotted path of the roles claim, e.g. "
+                             "`realm_access.roles`.")
+    role_map: dict[str, str] = Field(default_factory=dict, description="IdP role name to "
+                                     "connector role; unmapped names are taken as they are.")
+    participant_claim: str = Field("participant", description="Dotted path of the claim "
+                                   "naming the participant.")
+    scopes_from_roles: bool = Field(False, description="Grant every scope of the mapped roles "
+                                    "instead of intersecting them with the token's `scope`.")
+    max_token_lifetime: int = Field(600, gt=0, le=3600, description="Longest accepted "
+                                    "`exp - iat` in seconds.")
+    jwks_cache_seconds: float = Field(300.0, gt=0, description="How long fetched keys are "
+                                      "trusted before a refresh.")
+    jwks_min_refresh_seconds: float = Field(10.0, ge=0, description="Least time between two "
+                                            "fetches (a token with an unknown kid triggers one).")
+
+
+def _default_identity() -> list[Literal["oauth2", "fixed"]]:
+    return ["oauth2"]
 
 
 class Settings(BaseSettings):
@@ -53,6 +84,39 @@ class Settings(BaseSettings):
                                 "413 before they are read.")
     audit_origin: str = Field("dodata.example/audit", description="Origin line of signed audit "
                               "checkpoints.")
+    audit_checkpoint_entries: int = Field(1000, gt=0, description="Sign a new audit checkpoint "
+                                          "once this many entries are unsigned.")
+    audit_checkpoint_seconds: float = Field(10.0, gt=0, description="Sign a new audit "
+                                            "checkpoint at least this often while entries are "
+                                            "unsigned.")
+    access_token_lifetime: int = Field(300, ge=30, le=600, description="Lifetime in seconds of "
+                                       "access tokens issued by the embedded authorization "
+                                       "server (at most 10 minutes).")
+    dsp_identity: list[Literal["oauth2", "fixed"]] = Field(
+        default_factory=_default_identity, description="DSP identity schemes, tried in order "
+        "for incoming messages (JSON list): `oauth2` (access tokens) and `fixed` (fixed header "
+        "values; refused in production mode).")
+    dsp_fixed_credentials: dict[str, str] = Field(
+        default_factory=dict, description="For the `fixed` scheme: a JSON object mapping exact "
+        "`Authorization` header values to participant ids.")
+    dsp_fixed_outgoing: str | None = Field(None, description="For the `fixed` scheme: the "
+                                           "`Authorization` header sent with our messages.")
+    dsp_token_url: str | None = Field(None, description="Token endpoint where we obtain access "
+                                      "tokens for our outgoing DSP messages (the counterparty's "
+                                      "authorization server or a shared IdP).")
+    dsp_client_id: str | None = Field(None, description="Our client id at `dsp_token_url` "
+                                      "(authenticated with `private_key_jwt`, our "
+                                      "access-token key).")
+    dsp_callback_delay: float = Field(0.0, ge=0, le=60, description="Seconds to hold back "
+                                      "a DSP message after the change that causes it commits.")
+    dsp_retry_seconds: float = Field(60.0, gt=0, description="How long an undelivered DSP "
+                                     "message is retried (with back-off) before it is given "
+                                     "up.")
+    external_issuers: list[ExternalIssuer] = Field(
+        default_factory=list, description="External issuers whose tokens are accepted, as a "
+        "JSON list of objects with `issuer`, `jwks_uri` and optionally `audience`, "
+        "`algorithms`, `roles_claim`, `role_map`, `participant_claim`, `scopes_from_roles`, "
+        "`max_token_lifetime`, `jwks_cache_seconds`, `jwks_min_refresh_seconds`.")
 
     @field_validator("public_url")
     @classmethod
@@ -88,6 +152,10 @@ class Settings(BaseSettings):
     @property
     def may_generate_keys(self) -> bool:
         return not self.production or self.allow_generated_keys
+
+    @property
+    def client_secrets_allowed(self) -> bool:
+        return not self.production or self.allow_client_secrets
 
 
 def default_policy_dir() -> Path:

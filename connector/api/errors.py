@@ -42,6 +42,22 @@ def problem(status: int, code: str, title: str, detail: str | None = None,
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def respond(request: Request, status: int, code: str, title: str, detail: str | None = None,
+            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    """problem+json, or a DSP error message on DSP endpoints (same status and reasons)."""
+    from connector.api.dsp import dsp_error, is_dsp
+
+    if is_dsp(request.url.path):
+        if code == "illegal-transition":
+            status = 400  # DSP: an illegal state transition is a 400 with an error message
+        reasons: list[Any] = [detail or title]
+        reasons += [r for r in extra.get("reasons", []) if isinstance(r, dict)]
+        reasons += [f"{e.get('path')}: {e.get('message')}" for e in extra.get("errors", [])]
+        return dsp_error(request.url.path, status, str(status), reasons, extra, headers)
+    return problem(status, code, title, detail, instance=request.url.path, headers=headers,
+                   **extra)
+
+
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in loc)
 
@@ -51,17 +67,16 @@ async def _connector_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status >= 500 and exc.code == "internal":
         log.error("internal error", exc_info=exc)
         return problem(500, "internal", "Internal error", instance=request.url.path)
-    return problem(exc.status, exc.code, exc.title, exc.detail, instance=request.url.path,
-                   **exc.extra)
+    return respond(request, exc.status, exc.code, exc.title, exc.detail, **exc.extra)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [{"path": _field_path(err.get("loc", ())), "message": err.get("msg", ""),
                "kind": err.get("type", "")} for err in exc.errors()]
-    return problem(422, "validation-failed", "Validation failed",
-                   f"{len(errors)} field(s) failed validation", instance=request.url.path,
-                   errors=errors)
+    status = 400 if request.url.path.startswith("/dsp/") else 422
+    return respond(request, status, "validation-failed", "Validation failed",
+                   f"{len(errors)} field(s) failed validation", errors=errors)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -71,7 +86,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else None
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"no route for {request.method} {request.url.path}"
-    return problem(exc.status_code, code, title, detail, instance=request.url.path,
+    return respond(request, exc.status_code, code, title, detail,
                    headers=getattr(exc, "headers", None))
 
 

@@ -18,18 +18,26 @@
     │   ├── LifetimeTooLong               exp - iat exceeds the allowed lifetime
     │   ├── WrongIssuer                   iss is not the configured issuer
     │   ├── WrongAudience                 aud does not name this resource server
-    │   └── TokenRevoked                  jti is on the revocation list
+    │   ├── TokenRevoked                  jti is on the revocation list
+    │   ├── MalformedAuthorization        Authorization header is not one ``Bearer|DPoP token``
+    │   ├── WrongTokenBinding             DPoP-bound token sent as Bearer, or unbound as DPoP
+    │   ├── ClientDisabled                the token's client is disabled or unknown
+    │   └── UnknownIssuer                 iss names no configured issuer
     └── InvalidDpopProof                  error="invalid_dpop_proof" (RFC 9449 §5, §7.1)
 
+    Unauthenticated (connector.errors)
+    └── MissingToken                      no Authorization header (challenge without error)
+
     ServiceUnavailable (connector.errors)
-    └── ReplayCacheFull                   the DPoP replay cache refuses new entries
+    ├── ReplayCacheFull                   the DPoP replay cache refuses new entries
+    └── JwksUnavailable                   an external issuer's JWKS cannot be fetched
 
 Messages name the check that failed and never echo the token or attacker-chosen header values.
 """
 
 from __future__ import annotations
 
-from connector.errors import InvalidToken, ServiceUnavailable
+from connector.errors import InvalidToken, ServiceUnavailable, Unauthenticated
 
 
 class AccessTokenError(InvalidToken):
@@ -96,6 +104,30 @@ class WrongAudience(AccessTokenError):
 
 class TokenRevoked(AccessTokenError):
     """The token's ``jti`` has been revoked."""
+
+
+class MalformedAuthorization(AccessTokenError):
+    """The Authorization header is missing a token, repeated, or not ``Bearer``/``DPoP``."""
+
+
+class WrongTokenBinding(AccessTokenError):
+    """A DPoP-bound token came as a Bearer token, or an unbound token with the DPoP scheme."""
+
+
+class ClientDisabled(AccessTokenError):
+    """The client the token was issued to is disabled (or no longer registered)."""
+
+
+class UnknownIssuer(AccessTokenError):
+    """The token's ``iss`` is neither this server nor a configured external issuer."""
+
+
+class MissingToken(Unauthenticated):
+    """The request carries no access token at all (RFC 6750 §3.1: no error code)."""
+
+
+class JwksUnavailable(ServiceUnavailable):
+    """An external issuer's JWKS could not be fetched and no cached copy is usable."""
 
 
 class InvalidDpopProof(InvalidToken):

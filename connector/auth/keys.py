@@ -4,15 +4,19 @@ Layout under the data dir::
 
     keys/<purpose>/<kid>.pem    PKCS#8 private key, mode 0600 (directory 0700)
     keys/<purpose>/current      the kid that signs now
+    keys/<purpose>/<kid>.retired  when a rotation retired that key (Unix seconds)
 
-Older keys stay in the directory after a rotation so that what they signed still verifies.
-The kid is the RFC 7638 thumbprint of the public JWK.
+Older keys stay in the directory after a rotation so that what they signed still verifies;
+``published`` lists the current key and those retired less than a retention period ago (for
+access tokens: the longest token lifetime plus leeway). The kid is the RFC 7638 thumbprint of
+the public JWK.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +28,7 @@ from connector.errors import ConfigurationError
 
 PURPOSES = ("access-token", "audit", "receipt")
 CURRENT = "current"
+RETIRED_SUFFIX = ".retired"
 
 
 def b64url(data: bytes) -> str:
@@ -66,6 +71,10 @@ class KeyStore:
         """Make sure every purpose has a current key; generate missing ones if allowed."""
         return [self.current(purpose) for purpose in PURPOSES]
 
+    def has_current(self, purpose: str) -> bool:
+        """Whether ``purpose`` already has a signing key (nothing is generated)."""
+        return (self._dir(purpose) / CURRENT).exists()
+
     def current(self, purpose: str) -> SigningKey:
         """The key that signs for ``purpose`` now."""
         directory = self._dir(purpose)
@@ -92,6 +101,7 @@ class KeyStore:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.keys_dir, 0o700)
         os.chmod(directory, 0o700)
+        previous = self._current_kid(purpose)
         private_key = Ed25519PrivateKey.generate()
         kid = jwk_thumbprint(public_jwk(private_key.public_key()))
         pem = private_key.private_bytes(serialization.Encoding.PEM,
@@ -101,10 +111,50 @@ class KeyStore:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(pem)
+        if previous is not None and previous != kid:
+            marker = directory / f"{previous}{RETIRED_SUFFIX}"
+            marker.write_text(f"{int(time.time())}\n", encoding="ascii")
         tmp = directory / f".{CURRENT}.tmp"
         tmp.write_text(kid + "\n", encoding="ascii")
         os.replace(tmp, directory / CURRENT)
         return SigningKey(purpose, kid, private_key)
+
+    def published(self, purpose: str, *, retention: float,
+                  now: float | None = None) -> list[tuple[SigningKey, float | None]]:
+        """The keys to publish: the current one and those retired within ``retention`` seconds.
+
+        Each comes with the time until which it stays published (None for the current key).
+        A retired key without a marker (rotated before markers existed) counts as retired when
+        the current key took over.
+        """
+        directory = self._dir(purpose)
+        current = self._current_kid(purpose)
+        if current is None:
+            return []
+        moment = time.time() if now is None else now
+        took_over = (directory / CURRENT).stat().st_mtime
+        result: list[tuple[SigningKey, float | None]] = [(self._load(purpose, current), None)]
+        for key in self.all(purpose):
+            if key.kid == current:
+                continue
+            until = self._retired_at(purpose, key.kid, default=took_over) + retention
+            if until > moment:
+                result.append((key, until))
+        return result
+
+    def _current_kid(self, purpose: str) -> str | None:
+        pointer = self._dir(purpose) / CURRENT
+        try:
+            return pointer.read_text(encoding="ascii").strip() or None
+        except FileNotFoundError:
+            return None
+
+    def _retired_at(self, purpose: str, kid: str, *, default: float) -> float:
+        marker = self._dir(purpose) / f"{kid}{RETIRED_SUFFIX}"
+        try:
+            return float(marker.read_text(encoding="ascii").strip())
+        except (FileNotFoundError, ValueError):
+            return default
 
     def _dir(self, purpose: str) -> Path:
         if purpose not in PURPOSES:

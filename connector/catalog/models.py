@@ -51,5 +51,7 @@ class Offer(SQLModel, table=True):
     dataset_id: str = Field(foreign_key="dataset.id", index=True, max_length=255)
     odrl: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     normalised: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Who drives the provider's negotiation steps: the policy (auto) or the owner (manual).
+    mode: str = Field(default="auto", max_length=10)
     created_at: datetime = Field(default_factory=utcnow,
                                  sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from connector.audit import log as audit_log
 from connector.catalog.models import Dataset, Offer
 from connector.db import session_scope
 from connector.demo import dortmund
@@ -15,11 +16,13 @@ from connector.policy.odrl import normalise_policy
 from connector.runtime import Runtime
 
 
-def _add_missing(session: Session, row: Any) -> bool:
-    """Insert ``row`` unless a row with its primary key exists; existing rows stay untouched."""
+def _add_missing(session: Session, row: Any, event: dict[str, Any]) -> bool:
+    """Insert ``row`` (and its audit entry) unless a row with its primary key exists."""
     if session.get(type(row), row.id) is not None:
         return False
     session.add(row)
+    session.flush()
+    audit_log.append(session.connection(), [event])
     return True
 
 
@@ -36,7 +39,9 @@ def load_demo(runtime: Runtime) -> dict[str, Any]:
     with session_scope(runtime.engine) as session:
         for p in dortmund.participants():
             created["participants"] += _add_missing(session, Participant(
-                id=p.id, name=p.name, role=p.role, org_type=p.org_type, region=p.region))
+                id=p.id, name=p.name, role=p.role, org_type=p.org_type, region=p.region),
+                {"type": "participant.created", "participant": p.id, "role": p.role,
+                 "source": "demo"})
         session.flush()
         for d in demo_datasets:
             file = files[d.id]
@@ -47,12 +52,16 @@ def load_demo(runtime: Runtime) -> dict[str, Any]:
                 source=file.path.relative_to(settings.data_dir).as_posix(),
                 byte_size=file.path.stat().st_size, sha256=file.sha256, spatial=d.spatial,
                 temporal_start=d.temporal_start, temporal_end=d.temporal_end,
-                accrual_periodicity=d.accrual_periodicity, extra={"rows": file.rows}))
+                accrual_periodicity=d.accrual_periodicity, extra={"rows": file.rows}),
+                {"type": "dataset.created", "dataset": d.id, "owner": d.owner,
+                 "personal_data": d.personal_data, "sha256": file.sha256, "source": "demo"})
         session.flush()
         for d in demo_datasets:
             created["offers"] += _add_missing(session, Offer(
                 id=d.offer["@id"], dataset_id=d.id, odrl=d.offer,
-                normalised=normalise_policy(d.offer)))
+                normalised=normalise_policy(d.offer)),
+                {"type": "offer.created", "offer": d.offer["@id"], "dataset": d.id,
+                 "source": "demo"})
     return {"created": created, "participants": len(dortmund.participants()),
             "datasets": len(demo_datasets), "offers": len(demo_datasets),
             "data_dir": str(settings.data_dir)}

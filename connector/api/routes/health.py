@@ -11,8 +11,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from connector import db
 from connector.api.deps import RuntimeDep
 from connector.api.errors import problem
+from connector.api.security import PUBLIC
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[PUBLIC])
 
 
 @router.get("/healthz", summary="The process is alive")

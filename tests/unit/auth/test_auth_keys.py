@@ -66,3 +66,31 @@ def test_a_key_readable_by_others_is_refused(tmp_path: Path) -> None:
 def test_unknown_purpose_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown key purpose"):
         KeyStore(tmp_path, may_generate=True).current("tls")
+
+
+def test_rotation_records_when_the_old_key_retired(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path, may_generate=True)
+    old = store.current("access-token")
+    new = store.rotate("access-token")
+    marker = tmp_path / "access-token" / f"{old.kid}.retired"
+    retired_at = float(marker.read_text())
+    published = store.published("access-token", retention=630, now=retired_at + 10)
+    assert [(k.kid, until) for k, until in published] == [(new.kid, None),
+                                                           (old.kid, retired_at + 630)]
+    later = store.published("access-token", retention=630, now=retired_at + 631)
+    assert [k.kid for k, _ in later] == [new.kid]
+    assert not (tmp_path / "access-token" / f"{new.kid}.retired").exists()
+
+
+def test_published_without_a_marker_counts_from_the_pointer(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path, may_generate=True)
+    old = store.current("access-token")
+    store.rotate("access-token")
+    (tmp_path / "access-token" / f"{old.kid}.retired").unlink()
+    took_over = (tmp_path / "access-token" / "current").stat().st_mtime
+    assert len(store.published("access-token", retention=60, now=took_over + 59)) == 2
+    assert len(store.published("access-token", retention=60, now=took_over + 61)) == 1
+
+
+def test_published_is_empty_before_the_first_key(tmp_path: Path) -> None:
+    assert KeyStore(tmp_path, may_generate=False).published("audit", retention=1) == []

@@ -1,0 +1,1 @@
+"""Outgoing DSP messages: queued in the sending transaction, delivered by a worker with retries."""

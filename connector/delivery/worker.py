@@ -1,0 +1,175 @@
+"""Delivering the outbox: claim due messages with a lease, POST them, record the outcome.
+
+Two replicas on one PostgreSQL never send the same message at once: rows are claimed with
+``SELECT … FOR UPDATE SKIP LOCKED`` and a lease; a worker that dies leaves a lease that
+expires, and another worker takes the row over. On SQLite (one process) the write lock does
+the same job.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col
+
+from connector.delivery.models import OutboxMessage
+from connector.delivery.outbox import FAILURE_HANDLERS, RESPONSE_HANDLERS
+from connector.timeutil import utcnow
+
+log = logging.getLogger("connector.delivery")
+RETRY_STATUSES = frozenset({404, 408, 425, 429})
+LEASE = timedelta(seconds=30)
+HeadersFor = Callable[[str, str], dict[str, str]]
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(0.5 * (2 ** max(attempts - 1, 0)), 10.0))
+
+
+class DeliveryWorker:
+    """Sends due outbox messages in a background thread."""
+
+    def __init__(self, engine: Engine, *, headers_for: HeadersFor, poll: float = 0.1,
+                 timeout: float = 10.0, transport: httpx.BaseTransport | None = None) -> None:
+        self.engine = engine
+        self.headers_for = headers_for
+        self.poll = poll
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._client = httpx.Client(timeout=timeout, transport=transport)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def claim(self, limit: int = 10) -> list[int]:
+        """Lease up to ``limit`` due messages to this worker; return their ids."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            query = (select(OutboxMessage.id)  # type: ignore[call-overload]
+                     .where(col(OutboxMessage.status) == "pending",
+                            col(OutboxMessage.not_before) <= now,
+                            (col(OutboxMessage.lease_until).is_(None))
+                            | (col(OutboxMessage.lease_until) < now))
+                     .order_by(col(OutboxMessage.id)).limit(limit))
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            ids = [row[0] for row in conn.execute(query)]
+            if ids:
+                conn.execute(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids))
+                             .values(lease_until=now + LEASE, leased_by=self.name))
+        return ids
+
+    def deliver(self, message_id: int) -> None:
+        """Send one leased message and record what happened."""
+        with Session(self.engine) as session:
+            row = session.get(OutboxMessage, message_id)
+            if row is None or row.status != "pending" or row.leased_by != self.name:
+                return
+            url, body, counterparty = row.url, dict(row.body), row.counterparty
+        outcome: dict[str, Any]
+        try:
+            headers = self.headers_for(counterparty, url)
+            resp = self._client.post(url, json=body, headers=headers)
+            outcome = {"status": resp.status_code, "text": resp.text[:2000]}
+        except httpx.HTTPError as exc:
+            outcome = {"status": None, "error": f"{type(exc).__name__}: {exc}"[:500]}
+        self._record(message_id, body, outcome)
+
+    def _record(self, message_id: int, body: dict[str, Any], outcome: dict[str, Any]) -> None:
+        status = outcome["status"]
+        with Session(self.engine) as session:
+            row = session.get(OutboxMessage, message_id, with_for_update=True)
+            if row is None or row.status != "pending":
+                return
+            row.attempts += 1
+            row.lease_until = None
+            if status is not None and 200 <= status < 300:
+                row.status = "sent"
+                response = _json(outcome.get("text", ""))
+                row.response = response
+                handler = RESPONSE_HANDLERS.get((row.process_kind, str(body.get("@type"))))
+                if handler is not None and response:
+                    handler(session, row.process_id, response)
+            elif _retryable(status) and not _past(row.deadline):
+                row.not_before = utcnow() + _backoff(row.attempts)
+                row.last_error = _describe(outcome)
+            else:
+                row.status = "failed"
+                row.last_error = _describe(outcome)
+                log.warning("delivery failed", extra={"url": row.url, "error": row.last_error,
+                                                      "process": row.process_id})
+                failure = FAILURE_HANDLERS.get(row.process_kind)
+                if row.on_failure == "terminate" and failure is not None:
+                    failure(session, row.process_id, row.last_error or "delivery failed")
+            session.add(row)
+            session.commit()
+
+    def run_once(self) -> int:
+        """Claim and deliver what is due now; return how many were tried."""
+        ids = self.claim()
+        for message_id in ids:
+            self.deliver(message_id)
+        return len(ids)
+
+    def wake(self) -> None:
+        """Look at the outbox now instead of at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Deliver in a daemon thread until ``stop``."""
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    busy = self.run_once()
+                except Exception:
+                    log.exception("delivery round failed")
+                    busy = 0
+                if not busy:
+                    self._wake.wait(self.poll)
+                    self._wake.clear()
+
+        self._thread = threading.Thread(target=loop, name="dsp-delivery", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and close the HTTP client."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+        self._client.close()
+
+
+def _retryable(status: int | None) -> bool:
+    return status is None or status in RETRY_STATUSES or status >= 500
+
+
+def _past(deadline: datetime | None) -> bool:
+    if deadline is None:
+        return False
+    if deadline.tzinfo is None:  # SQLite hands back naive UTC
+        deadline = deadline.replace(tzinfo=UTC)
+    return utcnow() >= deadline
+
+
+def _json(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _describe(outcome: dict[str, Any]) -> str:
+    if outcome.get("status") is None:
+        return str(outcome.get("error", "no answer"))[:1000]
+    return f"HTTP {outcome['status']}: {outcome.get('text', '')[:300]}"

@@ -1,0 +1,98 @@
+"""Transfer process protocol: messages, the data address, the state acknowledgement, the error."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from connector.dsp.base import DspModel, NonEmpty
+
+TransferState = Literal["REQUESTED", "STARTED", "TERMINATED", "COMPLETED", "SUSPENDED"]
+
+
+class EndpointProperty(DspModel):
+    type_required_on_wire: ClassVar[bool] = True
+    type_: Literal["EndpointProperty"] = Field("EndpointProperty", alias="@type")
+    name: str
+    value: str
+
+
+class DataAddress(DspModel):
+    """Where data is pushed to (in a request) or pulled from (in a start message).
+
+    ``endpointProperties`` may carry ``authorization`` (an opaque token) and ``authType``
+    (e.g. ``bearer``)."""
+
+    type_required_on_wire: ClassVar[bool] = True
+    type_: Literal["DataAddress"] = Field("DataAddress", alias="@type")
+    endpoint_type: str
+    endpoint: str | None = None
+    endpoint_properties: NonEmpty[EndpointProperty] | None = None
+
+    def endpoint_property(self, name: str) -> str | None:
+        """The value of endpoint property ``name``, if present."""
+        for prop in self.endpoint_properties or ():
+            if prop.name == name:
+                return prop.value
+        return None
+
+
+class TransferRequestMessage(DspModel):
+    """Consumer → provider. ``dataAddress`` only for push transfers."""
+
+    type_: Literal["TransferRequestMessage"] = Field("TransferRequestMessage", alias="@type")
+    consumer_pid: str
+    agreement_id: str
+    format: str
+    data_address: DataAddress | None = None
+    callback_address: str
+
+
+class TransferStartMessage(DspModel):
+    """Provider → consumer. ``dataAddress`` for pull transfers."""
+
+    type_: Literal["TransferStartMessage"] = Field("TransferStartMessage", alias="@type")
+    provider_pid: str
+    consumer_pid: str
+    data_address: DataAddress | None = None
+
+
+class TransferSuspensionMessage(DspModel):
+    type_: Literal["TransferSuspensionMessage"] = Field("TransferSuspensionMessage", alias="@type")
+    provider_pid: str
+    consumer_pid: str
+    code: str | None = None
+    reason: NonEmpty[Any] | None = None
+
+
+class TransferCompletionMessage(DspModel):
+    type_: Literal["TransferCompletionMessage"] = Field("TransferCompletionMessage", alias="@type")
+    provider_pid: str
+    consumer_pid: str
+
+
+class TransferTerminationMessage(DspModel):
+    type_: Literal["TransferTerminationMessage"] = Field(
+        "TransferTerminationMessage", alias="@type")
+    provider_pid: str
+    consumer_pid: str
+    code: str | None = None
+    reason: NonEmpty[Any] | None = None
+
+
+class TransferProcess(DspModel):
+    """The acknowledgement: the transfer's state after the message."""
+
+    type_: Literal["TransferProcess"] = Field("TransferProcess", alias="@type")
+    provider_pid: str
+    consumer_pid: str
+    state: TransferState
+
+
+class TransferError(DspModel):
+    type_: Literal["TransferError"] = Field("TransferError", alias="@type")
+    provider_pid: str
+    consumer_pid: str
+    code: str | None = None
+    reason: NonEmpty[Any] | None = None
