@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from connector.audit import log as audit_log
 from connector.catalog.models import Dataset
 from connector.consent.models import EVENT_TYPES, SCHEMA_VERSION, ConsentEvent, ConsentRecord
-from connector.errors import NotFound, ValidationFailed
+from connector.errors import Conflict, NotFound, ValidationFailed
 from connector.timeutil import utcnow
 
 #: Called after a withdrawal commits its record (subject, record id): issue 6's enforcement
@@ -108,8 +108,16 @@ def _new_record(session: Session, body: Mapping[str, Any], *, data_subject: str,
     if valid_until is not None and valid_until <= valid_from:
         raise ValidationFailed("valid_until must be after valid_from",
                                errors=[{"path": "valid_until", "message": "after valid_from"}])
+    record_id = body.get("id") if source == "imported" else None
+    if record_id is not None:
+        if not isinstance(record_id, str) or not record_id or len(record_id) > 255:
+            raise ValidationFailed("id must be a string of at most 255 characters",
+                                   errors=[{"path": "id", "message": "string"}])
+        if session.get(ConsentRecord, record_id) is not None:
+            raise Conflict(f"consent record {record_id} exists")
     return ConsentRecord(
-        id=f"urn:uuid:{uuid.uuid4()}", schema_version=SCHEMA_VERSION, data_subject=data_subject,
+        id=record_id or f"urn:uuid:{uuid.uuid4()}", schema_version=SCHEMA_VERSION,
+        data_subject=data_subject,
         controller=str(body.get("controller") or controller),
         recipients=_str_list(body.get("recipients"), "recipients"),
         purposes=_str_list(body.get("purposes"), "purposes"),

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import Session
 
 from connector.audit import log as audit_log
 from connector.catalog.models import Dataset, Offer
+from connector.consent import service as consent
+from connector.consent.models import ConsentRecord
 from connector.db import session_scope
 from connector.demo import dortmund
 from connector.demo.readings import write_dataset_files
@@ -24,6 +28,36 @@ def _add_missing(session: Session, row: Any, event: dict[str, Any]) -> bool:
     session.flush()
     audit_log.append(session.connection(), [event])
     return True
+
+
+def _demo_consents(runtime: Runtime) -> int:
+    """About a third of the households consent to the energy-advice partner for
+    energy-saving advice; a few have withdrawn since, a few consents have expired."""
+    created = 0
+    end = dortmund.DEFAULT_END
+    with Session(runtime.engine, expire_on_commit=False) as session:
+        for n in range(3, dortmund.HOUSEHOLDS + 1, 3):
+            subject = dortmund.subject_id(n)
+            seed = f"dodata-demo-consent/{subject}"
+            record_id = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, seed)}"
+            if session.get(ConsentRecord, record_id) is not None:
+                continue
+            body: dict[str, Any] = {
+                "id": record_id, "data_subject": subject,
+                "recipients": [dortmund.ENERGY_ADVICE],
+                "purposes": [dortmund.SMART_METER_PURPOSE],
+                "datasets": ["urn:dataset:smart-meter-households"],
+                "data_categories": ["smart-meter-readings"],
+                "collection_method": "utility customer portal (demo)",
+                "valid_from": (end - timedelta(days=90)).isoformat(),
+                "valid_until": (end - timedelta(days=5) if n % 45 == 0
+                                else end + timedelta(days=365)).isoformat()}
+            if n % 30 == 0:
+                body["withdrawn_at"] = (end - timedelta(days=10)).isoformat()
+            consent.import_record(session, actor=dortmund.UTILITY,
+                                  controller=dortmund.UTILITY, body=body)
+            created += 1
+    return created
 
 
 def load_demo(runtime: Runtime) -> dict[str, Any]:
@@ -62,6 +96,7 @@ def load_demo(runtime: Runtime) -> dict[str, Any]:
                 normalised=normalise_policy(d.offer)),
                 {"type": "offer.created", "offer": d.offer["@id"], "dataset": d.id,
                  "source": "demo"})
+    created["consents"] = _demo_consents(runtime)
     return {"created": created, "participants": len(dortmund.participants()),
             "datasets": len(demo_datasets), "offers": len(demo_datasets),
             "data_dir": str(settings.data_dir)}

@@ -12,6 +12,8 @@ from sqlmodel import Session, select
 
 from connector.catalog.models import Dataset, Offer
 from connector.config import Settings
+from connector.consent import service as consent
+from connector.consent.models import ConsentRecord
 from connector.demo.load import load_demo
 from connector.runtime import Runtime
 
@@ -31,11 +33,11 @@ def runtime(data_dir: Path, database_url: str) -> Iterator[Runtime]:
 
 def test_demo_loads_once_and_twice_changes_nothing(runtime: Runtime) -> None:
     first = load_demo(runtime)
-    assert first["created"] == {"participants": 8, "datasets": 13, "offers": 13}
+    assert first["created"] == {"participants": 8, "datasets": 13, "offers": 13, "consents": 66}
     before = _dump(runtime)
     files = {p: p.stat().st_mtime_ns for p in (runtime.settings.data_dir / "demo").iterdir()}
     second = load_demo(runtime)
-    assert second["created"] == {"participants": 0, "datasets": 0, "offers": 0}
+    assert second["created"] == {"participants": 0, "datasets": 0, "offers": 0, "consents": 0}
     assert _dump(runtime) == before
     assert {p: p.stat().st_mtime_ns for p in (runtime.settings.data_dir / "demo").iterdir()} \
         == files
@@ -60,3 +62,16 @@ def test_demo_datasets_have_metadata_offers_and_files(runtime: Runtime) -> None:
         assert path.is_file() and path.stat().st_size == dataset.byte_size
         assert dataset.title and dataset.keywords and dataset.temporal_start is not None
         assert dataset.id in offers
+
+
+def test_demo_consents_a_third_some_withdrawn_some_expired(runtime: Runtime) -> None:
+    load_demo(runtime)
+    with Session(runtime.engine) as session:
+        views = [consent.view(session, r.id) for r in session.exec(select(ConsentRecord)).all()]
+        active = consent.valid_consents(session, dataset="urn:dataset:smart-meter-households",
+                                        recipient="did:web:energieberatung.example",
+                                        purpose="energy-saving-advice")
+    statuses = [v.status for v in views]
+    assert len(views) == 66
+    assert statuses.count("withdrawn") == 6 and statuses.count("expired") == 2
+    assert len(active) == 58
