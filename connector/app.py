@@ -10,7 +10,21 @@ from fastapi import FastAPI
 from connector import __version__
 from connector.api import errors, oauth
 from connector.api.middleware import RequestContextMiddleware
-from connector.api.routes import admin_clients, audit, consent, health, me
+from connector.api.routes import (
+    access,
+    admin_clients,
+    audit,
+    consent,
+    datasets,
+    dsp_catalog,
+    dsp_negotiation,
+    health,
+    me,
+    negotiations,
+    offers,
+    policies,
+    remote,
+)
 from connector.api.routes import oauth as oauth_routes
 from connector.config import Settings, get_settings
 from connector.observability import Metrics
@@ -53,4 +67,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(admin_clients.router)
     app.include_router(audit.router)
     app.include_router(consent.router)
+    app.include_router(access.router)
+    app.include_router(dsp_negotiation.router)
+    app.include_router(negotiations.router)
+    app.include_router(dsp_catalog.version_router)
+    app.include_router(dsp_catalog.router)
+    app.include_router(datasets.router)
+    app.include_router(offers.router)
+    app.include_router(policies.router)
+    app.include_router(remote.router)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
+from connector.access.models import AccessRequest, Webhook
 from connector.audit.models import AuditCheckpoint, AuditEntry, AuditHash, AuditHead
 from connector.auth.models import OAuthClient, RevokedToken, SeenJti
 from connector.catalog.models import Dataset, Offer
@@ -16,6 +17,7 @@ from connector.transfer.models import Transfer, TransferEvent
 metadata = SQLModel.metadata
 
 __all__ = [
+    "AccessRequest",
     "Agreement",
     "AuditCheckpoint",
     "AuditEntry",
@@ -34,5 +36,6 @@ __all__ = [
     "SeenJti",
     "Transfer",
     "TransferEvent",
+    "Webhook",
     "metadata",
 ]

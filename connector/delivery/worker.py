@@ -28,6 +28,7 @@ from connector.timeutil import utcnow
 
 log = logging.getLogger("connector.delivery")
 RETRY_STATUSES = frozenset({404, 408, 425, 429})
+DSP_KINDS = frozenset({"negotiation", "transfer"})
 LEASE = timedelta(seconds=30)
 HeadersFor = Callable[[str, str], dict[str, str]]
 
@@ -75,9 +76,11 @@ class DeliveryWorker:
             if row is None or row.status != "pending" or row.leased_by != self.name:
                 return
             url, body, counterparty = row.url, dict(row.body), row.counterparty
+            kind = row.process_kind
         outcome: dict[str, Any]
         try:
-            headers = self.headers_for(counterparty, url)
+            # Our DSP credentials go to counterparties only, never to e.g. an owner's webhook.
+            headers = self.headers_for(counterparty, url) if kind in DSP_KINDS else {}
             resp = self._client.post(url, json=body, headers=headers)
             outcome = {"status": resp.status_code, "text": resp.text[:2000]}
         except httpx.HTTPError as exc:
