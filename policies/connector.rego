@@ -2,18 +2,24 @@
 #
 # The input is made by connector/policy/input.py (build_input): every field present, every time
 # an integer of epoch seconds, the requester's region already expanded to region_path
-# (["DE-NW", "DE", "EU"]). This file still reads every value through object.get with a default,
-# and no `not` ever looks at a value that might be undefined: OPA and the embedded engine
-# (regopy) disagree there. Rego here parses no dates and calls no sprintf, for the same reason.
+# (["DE-NW", "DE", "EU"]). The full evaluation below still reads every value with a default, and
+# no `not` ever looks at a value that might be undefined: OPA and the embedded engine (regopy)
+# disagree there. Rego here parses no dates and calls no sprintf, for the same reason, and never
+# unifies with `=` (regopy compiles `x = "a"` with x bound as an assignment).
 #
 # Decision: {"allow": bool, "reasons": [{"code", "message"}], "obligations": [duty, ...]}.
 # Deny unless no check fails; reasons sorted by code, each code at most once.
+#
+# Cost: every evaluated expression costs both engines microseconds, and regopy looks up an
+# object key by comparing it with each key before it. So a request goes first through
+# fast_obligations, one pass over the input read into local variables that only ever allows;
+# whatever it does not allow (a failing check, an absent or ill-typed field) goes through
+# full_decision, which evaluates every check once and builds the reasons of a deny.
 package connector
 
-known_actions := {"catalog", "negotiate", "transfer"}
-
-# Actions that use the data under the policy (as opposed to seeing that it is offered).
-use_actions := {"negotiate", "transfer"}
+# What an action does: 0 sees that an offer exists; 1 uses the data under the policy; 2 uses it
+# and counts against the agreement's transfer limit. Anything else is unknown.
+action_kinds := {"catalog": 0, "negotiate": 1, "transfer": 2}
 
 # Fail closed when the decision cannot be evaluated at all.
 default decision := {
@@ -22,83 +28,202 @@ default decision := {
 	"obligations": [],
 }
 
-decision := {"allow": allow, "reasons": reasons, "obligations": obligations}
+decision := {"allow": true, "reasons": [], "obligations": obligations} if {
+	obligations := fast_obligations
+} else := full_decision
 
-allow := count(reason_codes) == 0
+# --- the common case: an allowed request, in one pass ---------------------------------------
+# Defined (as the obligations) only for a request that passes every check, and then equal to
+# what full_decision decides: connector_test.rego holds the two together on every case. An
+# absent key fails here (and only here: full_decision reads it as null). Each helper below is
+# the positive side of a check in checks.rego. Written for the engines' costs: every object is
+# read once into a local; `xs[_] == x` rather than `x in xs` and `not x == ""` rather than
+# `x != ""` (regopy calls a builtin for `in` and `!=`); alternatives are `else` branches with
+# their guard first (regopy runs every body of a function, and matches a constant argument in a
+# function head only after running the body).
 
-reasons := [{"code": code, "message": messages[code]} | some code in sort(reason_codes)]
+fast_obligations := obligations if {
+	action := input.action
+	policy := input.policy
+	subject := input.subject
+	participant := subject.participant
+	is_string(participant)
+	not participant == ""
+	resource := input.resource
+	dataset := resource.dataset
+	is_string(dataset)
+	not dataset == ""
+	context := input.context
+	now := context.now
+	is_number(now)
+	open_or_listed(policy.assignees, participant)
+	open_or_listed(policy.org_types, subject.org_type)
+	open_or_some_listed(policy.regions, subject.region_path)
+	obligations := fast_use(action, policy, context, resource, participant, dataset, now)
+}
+
+# A catalog request only sees that an offer exists: no use checks, no obligations.
+fast_use(action, policy, context, resource, participant, dataset, now) := [] if {
+	action == "catalog"
+} else := duties if {
+	fast_count(action, policy, context)
+	fast_purpose(policy.purposes, context.purpose)
+	window := policy.window
+	fast_starts(window.not_before, now)
+	fast_ends(window.not_after, now)
+	fast_consent(policy.consent_required, resource.personal_data)
+	fast_approval(policy.approval_required, context, participant, dataset)
+	duties := policy.duties
+	is_array(duties)
+	every duty in duties {
+		duty_supported(duty)
+	}
+}
+
+fast_count(action, policy, context) if {
+	action == "negotiate"
+} else if {
+	action == "transfer"
+	fast_below(policy.max_count, context.usage_count)
+}
+
+fast_below(limit, used) if {
+	is_number(limit)
+	is_number(used)
+	used < limit
+} else if {
+	limit == null
+}
+
+open_or_listed(xs, x) if {
+	is_array(xs)
+	xs[_] == x
+} else if {
+	xs == null
+}
+
+open_or_some_listed(xs, ys) if {
+	is_array(xs)
+	is_array(ys)
+	some y in ys
+	xs[_] == y
+} else if {
+	xs == null
+}
+
+fast_purpose(purposes, purpose) if {
+	is_array(purposes)
+	is_string(purpose)
+	purposes[_] == purpose
+} else if {
+	purposes == null
+}
+
+fast_starts(t, now) if {
+	is_number(t)
+	now >= t
+} else if {
+	t == null
+}
+
+fast_ends(t, now) if {
+	is_number(t)
+	now <= t
+} else if {
+	t == null
+}
+
+fast_consent(required, personal) if {
+	required == false
+	personal == false
+} else if {
+	consent_ok
+}
+
+fast_approval(required, context, participant, dataset) if {
+	required == false
+} else if {
+	approval := context.approval
+	approval.status == "approved"
+	approval.participant == participant
+	approval.dataset == dataset
+}
+
+# --- every request: all checks, and the reasons of a deny -----------------------------------
+
+full_decision := {"allow": allow, "reasons": reasons, "obligations": obligations}
+
+allow := count(failures) == 0
 
 obligations := duties if {
 	allow
-	action in use_actions
+	kind >= 1
 } else := []
 
-# --- what fails -----------------------------------------------------------------------------
-
-reason_codes contains "unknown_action" if not action in known_actions
-
-reason_codes contains "input_invalid" if {
-	action in known_actions
-	count(missing_fields) > 0
-}
+reasons := [{"code": code, "message": failures[code]} | some code in sort(object.keys(failures))]
 
 # Visibility: who may see an offer at all (and so also negotiate and transfer).
-reason_codes contains "recipient_not_allowed" if {
-	action in known_actions
+failures["unknown_action"] := unknown_action_message if kind < 0
+
+failures["input_invalid"] := input_invalid_message if {
+	kind >= 0
+	not complete
+}
+
+failures["recipient_not_allowed"] := recipient_message if {
+	kind >= 0
 	not recipient_ok
 }
 
-reason_codes contains "org_type_not_allowed" if {
-	action in known_actions
+failures["org_type_not_allowed"] := org_type_message if {
+	kind >= 0
 	not org_type_ok
 }
 
-reason_codes contains "region_not_allowed" if {
-	action in known_actions
+failures["region_not_allowed"] := region_message if {
+	kind >= 0
 	not region_ok
 }
 
 # Use: purpose, time, consent, approval, duties; the count only limits transfers.
-reason_codes contains "purpose_missing" if {
-	action in use_actions
+failures["purpose_missing"] := purpose_missing_message if {
+	kind >= 1
 	purposes != null
 	not is_string(purpose)
 }
 
-reason_codes contains "purpose_not_allowed" if {
-	action in use_actions
+failures["purpose_not_allowed"] := purpose_message if {
+	kind >= 1
 	is_string(purpose)
 	not purpose_ok
 }
 
-reason_codes contains "outside_window" if {
-	action in use_actions
+failures["outside_window"] := window_message if {
+	kind >= 1
 	not within_window
 }
 
-reason_codes contains "count_exceeded" if {
-	action == "transfer"
+failures["count_exceeded"] := count_message if {
+	kind == 2
 	not count_ok
 }
 
-reason_codes contains "consent_missing" if {
-	action in use_actions
-	consent_needed
-	not consent_given
+failures["consent_missing"] := consent_message if {
+	kind >= 1
+	not consent_ok
 }
 
-reason_codes contains "approval_missing" if {
-	action in use_actions
-	approval_needed
-	not approved
+failures["approval_missing"] := approval_message if {
+	kind >= 1
+	not approval_ok
 }
 
-reason_codes contains "obligation_unsupported" if {
-	action in use_actions
+failures["obligation_unsupported"] := "the policy carries a duty this connector cannot enforce" if {
+	kind >= 1
 	not duties_ok
 }
 
-missing_fields contains "policy" if not is_object(policy_doc)
+missing_fields contains "policy" if not is_object(object.get(input, "policy", null))
 
 missing_fields contains "subject.participant" if not non_empty_string(participant)
 
@@ -107,85 +232,57 @@ missing_fields contains "resource.dataset" if not non_empty_string(dataset)
 missing_fields contains "context.now" if not is_number(now)
 
 # --- the input, with a default for everything -----------------------------------------------
-
-input_doc := input if {
-	is_object(input)
-} else := {}
+# Every failure first looks at `kind`, which is -1 unless the input is an object with a known
+# action, so the object.get calls below only ever see an object. A path through a value that is
+# not an object yields the default, as if that value were {}.
 
 action := a if {
-	a := object.get(input_doc, "action", "")
+	a := input.action
 	is_string(a)
 } else := ""
 
-subject := as_object(object.get(input_doc, "subject", {}))
+kind := object.get(action_kinds, action, -1)
 
-resource := as_object(object.get(input_doc, "resource", {}))
+participant := object.get(input, ["subject", "participant"], null)
 
-policy_doc := object.get(input_doc, "policy", null)
+org_type := object.get(input, ["subject", "org_type"], null)
 
-policy := as_object(policy_doc)
+region_path := object.get(input, ["subject", "region_path"], [])
 
-context := as_object(object.get(input_doc, "context", {}))
+dataset := object.get(input, ["resource", "dataset"], null)
 
-participant := object.get(subject, "participant", null)
+data_subject := object.get(input, ["resource", "data_subject"], null)
 
-org_type := object.get(subject, "org_type", null)
+now := object.get(input, ["context", "now"], null)
 
-region_path := as_array(object.get(subject, "region_path", []))
+purpose := object.get(input, ["context", "purpose"], null)
 
-dataset := object.get(resource, "dataset", null)
+usage_count := object.get(input, ["context", "usage_count"], null)
 
-data_subject := object.get(resource, "data_subject", null)
+consents := object.get(input, ["context", "consents"], [])
 
-now := object.get(context, "now", null)
+purposes := object.get(input, ["policy", "purposes"], null)
 
-purpose := object.get(context, "purpose", null)
+assignees := object.get(input, ["policy", "assignees"], null)
 
-usage_count := object.get(context, "usage_count", null)
+org_types := object.get(input, ["policy", "org_types"], null)
 
-consents := as_array(object.get(context, "consents", []))
+regions := object.get(input, ["policy", "regions"], null)
 
-approval := as_object(object.get(context, "approval", {}))
+not_before := object.get(input, ["policy", "window", "not_before"], null)
 
-purposes := object.get(policy, "purposes", null)
+not_after := object.get(input, ["policy", "window", "not_after"], null)
 
-assignees := object.get(policy, "assignees", null)
+max_count := object.get(input, ["policy", "max_count"], null)
 
-org_types := object.get(policy, "org_types", null)
-
-regions := object.get(policy, "regions", null)
-
-window := as_object(object.get(policy, "window", {}))
-
-not_before := object.get(window, "not_before", null)
-
-not_after := object.get(window, "not_after", null)
-
-max_count := object.get(policy, "max_count", null)
-
-duties_doc := object.get(policy, "duties", [])
-
-duties := as_array(duties_doc)
-
-as_object(x) := x if {
-	is_object(x)
-} else := {}
-
-as_array(x) := x if {
-	is_array(x)
-} else := []
+duties := object.get(input, ["policy", "duties"], [])
 
 non_empty_string(x) if {
 	is_string(x)
 	x != ""
 }
 
-# x is in the list `xs`; false (not an error) when xs is not a list.
-listed(x, xs) if {
-	is_array(xs)
-	x in xs
-}
-
+# Every element of xs is a string (false when xs is not a list).
 strings(xs) if {
 	is_array(xs)
 	every x in xs {

@@ -56,12 +56,52 @@ test_case_names_unique if {
 	count({c.name | some c in all_cases}) == count(all_cases)
 }
 
+reason_codes := {
+	"unknown_action", "input_invalid", "recipient_not_allowed", "org_type_not_allowed",
+	"region_not_allowed", "purpose_missing", "purpose_not_allowed", "outside_window",
+	"count_exceeded", "consent_missing", "approval_missing", "obligation_unsupported",
+}
+
 test_every_code_has_a_message if {
-	object.keys(connector.messages) == {
-		"unknown_action", "input_invalid", "recipient_not_allowed", "org_type_not_allowed",
-		"region_not_allowed", "purpose_missing", "purpose_not_allowed", "outside_window",
-		"count_exceeded", "consent_missing", "approval_missing", "obligation_unsupported",
+	given := {r.code |
+		some c in all_cases
+		d := connector.decision with input as c.input
+		some r in d.reasons
+		is_string(r.message)
+		r.message != ""
 	}
+	given == reason_codes
+}
+
+# The one-pass path (fast_obligations) only ever allows, and only what the full evaluation
+# allows, with the same obligations; the full evaluation alone decides every case as expected too.
+fast_path_disagrees := {c.name |
+	some c in all_cases
+	fast := connector.fast_obligations with input as c.input
+	full := connector.full_decision with input as c.input
+	full != {"allow": true, "reasons": [], "obligations": fast}
+}
+
+full_evaluation_fails := {c.name |
+	some c in all_cases
+	got := connector.full_decision with input as c.input
+	got != c.expected
+}
+
+fast_path_cases := {c.name |
+	some c in all_cases
+	connector.fast_obligations with input as c.input
+}
+
+test_fast_path_agrees_with_full_evaluation if {
+	fast_path_disagrees == set()
+	full_evaluation_fails == set()
+}
+
+# The allowed cases take the one-pass path (it is not dead code), except inputs with absent keys,
+# which it leaves to the full evaluation.
+test_fast_path_covers_the_common_allowed_cases if {
+	count(fast_path_cases) >= 40
 }
 
 test_without_any_input if {
@@ -85,7 +125,7 @@ test_input_not_an_object if {
 }
 
 test_default_decision_fails_closed if {
-	d := connector.decision with connector.reason_codes as 7 with input as base
+	d := connector.decision with connector.failures as 7 with input as object.union(base, {"action": "sell"})
 	d == {
 		"allow": false,
 		"reasons": [{"code": "policy_error", "message": "the policy could not be evaluated"}],
