@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from connector.delivery.models import OutboxMessage
@@ -54,12 +55,22 @@ class DeliveryWorker:
     def claim(self, limit: int = 10) -> list[int]:
         """Lease up to ``limit`` due messages to this worker; return their ids."""
         now = utcnow()
+        earlier = aliased(OutboxMessage)
+        # Messages of one process go out in order: a message waits while an older one of the
+        # same process is still pending (being retried, or not yet due).
+        older_pending = (select(earlier.id)  # type: ignore[call-overload]
+                         .where(earlier.process_id == OutboxMessage.process_id,
+                                earlier.process_kind == OutboxMessage.process_kind,
+                                earlier.status == "pending",
+                                col(earlier.id) < col(OutboxMessage.id))
+                         .exists())
         with self.engine.begin() as conn:
             query = (select(OutboxMessage.id)  # type: ignore[call-overload]
                      .where(col(OutboxMessage.status) == "pending",
                             col(OutboxMessage.not_before) <= now,
                             (col(OutboxMessage.lease_until).is_(None))
-                            | (col(OutboxMessage.lease_until) < now))
+                            | (col(OutboxMessage.lease_until) < now),
+                            ~older_pending)
                      .order_by(col(OutboxMessage.id)).limit(limit))
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
