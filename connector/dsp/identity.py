@@ -156,11 +156,16 @@ class Identity:
 
     def verify(self, presented: Presented) -> Counterparty:
         """The counterparty, or ``Unauthenticated`` when no scheme recognises the request."""
+        refused: Unauthenticated | None = None
         for scheme in self.schemes:
-            counterparty = scheme.verify(presented)
+            try:
+                counterparty = scheme.verify(presented)
+            except Unauthenticated as exc:  # e.g. a Bearer value that is no token of ours
+                refused = refused or exc
+                continue
             if counterparty is not None:
                 return counterparty
-        raise Unauthenticated("no credential this connector recognises")
+        raise refused or Unauthenticated("no credential this connector recognises")
 
     def outgoing_headers(self, *, counterparty: str, url: str) -> dict[str, str]:
         """Headers from the first scheme that has any."""
