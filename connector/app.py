@@ -15,15 +15,18 @@ from connector.api.routes import (
     admin_clients,
     audit,
     consent,
+    data,
     datasets,
     dsp_catalog,
     dsp_negotiation,
+    dsp_transfer,
     health,
     me,
     negotiations,
     offers,
     policies,
     remote,
+    transfers,
 )
 from connector.api.routes import oauth as oauth_routes
 from connector.config import Settings, get_settings
@@ -76,4 +79,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(offers.router)
     app.include_router(policies.router)
     app.include_router(remote.router)
+    app.include_router(dsp_transfer.router)
+    app.include_router(transfers.router)
+    app.include_router(data.router)
     return app

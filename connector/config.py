@@ -112,6 +112,23 @@ class Settings(BaseSettings):
     dsp_retry_seconds: float = Field(60.0, gt=0, description="How long an undelivered DSP "
                                      "message is retried (with back-off) before it is given "
                                      "up.")
+    sql_sources: dict[str, str] = Field(
+        default_factory=dict, description="Databases SQL-backed datasets may read, as a JSON "
+        "object mapping a source name to a SQLAlchemy URL (use a read-only database user).")
+    sql_row_limit: int = Field(100_000, gt=0, description="Most rows a SQL-backed dataset "
+                               "serves per transfer.")
+    http_source_timeout: float = Field(30.0, gt=0, description="Seconds to wait for the "
+                                       "origin of an HTTP-backed dataset (connect and each "
+                                       "read).")
+    transfer_token_lifetime: int = Field(600, ge=30, le=600, description="Lifetime in "
+                                         "seconds of the data-plane token a pull transfer's "
+                                         "start message carries (at most 10 minutes).")
+    transfer_chunk_bytes: int = Field(1_048_576, ge=4096, le=16_777_216, description="Bytes "
+                                      "read and sent at a time when streaming a dataset.")
+    transfer_http_timeout: float = Field(30.0, gt=0, description="Seconds to wait for a "
+                                         "consumer's push endpoint, or a provider's data "
+                                         "plane when fetching as consumer (connect and each "
+                                         "read or write).")
     external_issuers: list[ExternalIssuer] = Field(
         default_factory=list, description="External issuers whose tokens are accepted, as a "
         "JSON list of objects with `issuer`, `jwks_uri` and optionally `audience`, "

@@ -21,8 +21,8 @@ from connector.delivery.outbox import enqueue
 from connector.errors import Conflict, NotFound, ValidationFailed
 from connector.timeutil import utcnow
 
-#: (session, negotiation id, approved, narrowed terms, reason) → drives the negotiation on.
-Decider = Callable[[Session, str, bool, Mapping[str, Any], str | None], None]
+#: (session, runtime, access request, narrowed terms) → drives the negotiation on.
+Decider = Callable[[Session, Any, AccessRequest, Mapping[str, Any]], None]
 DECIDERS: list[Decider] = []
 WEBHOOK_TYP = "dodata-webhook+jwt"
 NARROWABLE = {"purpose": str, "not_before": str, "not_after": str, "max_count": int}
@@ -110,7 +110,7 @@ def _narrowing(body: Mapping[str, Any]) -> dict[str, Any]:
 
 def decide(session: Session, *, request_id: str, owner: str | None, actor: str,
            approve: bool, narrowed: Mapping[str, Any] | None = None,
-           reason: str | None = None) -> AccessRequest:
+           reason: str | None = None, runtime: Any = None) -> AccessRequest:
     """Approve (optionally narrowing the terms) or reject; drives the negotiation on."""
     request = _get(session, request_id, owner)
     if request.state != "pending":
@@ -130,7 +130,7 @@ def decide(session: Session, *, request_id: str, owner: str | None, actor: str,
     session.flush()
     _audit(session, request, request.state, actor=actor, narrowed=terms, reason=reason)
     for decider in DECIDERS:
-        decider(session, request.negotiation_id, approve, terms, reason)
+        decider(session, runtime, request, terms)
     session.commit()
     return request
 

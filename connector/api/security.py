@@ -6,7 +6,10 @@ Every route declares exactly one of:
   — a valid access token whose principal holds the scopes;
 * ``dependencies=[PUBLIC]`` — no token (health, metrics, JWKS, AS metadata, …);
 * ``dependencies=[CLIENT_AUTHENTICATION]`` — the route authenticates OAuth clients itself
-  (token, introspection and revocation endpoints).
+  (token, introspection and revocation endpoints);
+* ``dependencies=[DATA_PLANE_TOKEN]`` — the route checks a transfer's own data-plane token
+  (the short-lived ``edr+jwt`` a pull's data address carries, ``transfer/tokens.py``), which
+  is not an OAuth access token.
 
 ``tests/integration/test_auth_routes.py`` walks every route of the app and fails on a route
 that declares none of them.
@@ -36,8 +39,13 @@ def client_authenticated_route() -> None:
     """Marker: this route authenticates OAuth clients itself (RFC 6749 §2.3)."""
 
 
+def data_plane_token_route() -> None:
+    """Marker: this route checks a transfer's data-plane token itself (not an access token)."""
+
+
 PUBLIC = Depends(public_route)
 CLIENT_AUTHENTICATION = Depends(client_authenticated_route)
+DATA_PLANE_TOKEN = Depends(data_plane_token_route)
 
 
 def presented_of(request: Request, public_url: str) -> Presented:
@@ -84,7 +92,7 @@ def _calls(dependant: Dependant) -> Iterator[tuple[Any, list[str]]]:
 
 
 def route_requirement(route: APIRoute | Any) -> str | None:
-    """What ``route`` declares: ``public``, ``client``, ``token[:scopes]``, or None.
+    """What ``route`` declares: ``public``, ``client``, ``data-token``, ``token[:scopes]``, None.
 
     ``route`` is an ``APIRoute`` or one of FastAPI's route contexts (anything with the
     ``dependant`` that carries the router-level dependencies too).
@@ -100,4 +108,6 @@ def route_requirement(route: APIRoute | Any) -> str | None:
             return "client"
         if call is public_route:
             return "public"
+        if call is data_plane_token_route:
+            return "data-token"
     return None

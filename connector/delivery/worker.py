@@ -120,7 +120,7 @@ class DeliveryWorker:
                 row.status = "failed"
                 row.last_error = _describe(outcome)
                 log.warning("delivery failed", extra={"url": row.url, "error": row.last_error,
-                                                      "process": row.process_id})
+                                                      "process_id": row.process_id})
                 failure = FAILURE_HANDLERS.get(row.process_kind)
                 if row.on_failure == "terminate" and failure is not None:
                     failure(session, row.process_id, row.last_error or "delivery failed")

@@ -144,7 +144,8 @@ def make_offer(slug: str, family: str) -> dict[str, Any]:
         # Per-household advice needs per-household readings, so no aggregate-only duty here.
         offer["assigner"], offer["assignee"] = UTILITY, ENERGY_ADVICE
         purpose = _is("purpose", "eq", SMART_METER_PURPOSE)
-        consent = _is(f"{DODATA}consentRequired", "eq", True)
+        # A string: DSP's schema allows no JSON boolean as a right operand.
+        consent = _is(f"{DODATA}consentRequired", "eq", "true")
         duty = [_rule("delete", _is("elapsedTime", "lteq", RETENTION))]
         offer["permission"] = [_rule("use", purpose, consent, duty=duty)]
     else:  # pragma: no cover - OFFER_KIND only names the kinds above

@@ -131,6 +131,11 @@ def _run(operation: Callable[[], Any]) -> Any:
             return operation()
     except pyld.JsonLdError as error:
         raise _translate(error) from error
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        # pyld lets some malformed documents (e.g. "@context": "x") through as plain errors:
+        # they are the sender's mistake, never a 500.
+        raise InvalidMessage(f"invalid JSON-LD: {type(error).__name__}: {str(error)[:200]}") \
+            from error
 
 
 def _translate(error: BaseException) -> InvalidMessage:

@@ -88,3 +88,16 @@ def _is_repeat(state: State, message: Message, sender: str) -> bool:
         return False
     return any(to == state and msg is message and who == sender
                for (_, msg, who), to in TRANSITIONS.items())
+
+
+#: Messages a negotiation sees at most once. One of them arriving again after the process moved
+#: on is a duplicate delivery (answered as before, changing nothing), recognised from the
+#: history. Requests and offers recur (counter-offers), so a second one in the wrong state stays
+#: illegal (TCK CN_03_04, CN_C_03_05).
+ONCE = frozenset({Message.ACCEPTED, Message.AGREEMENT, Message.VERIFICATION, Message.FINALIZED,
+                  Message.TERMINATION})
+
+
+def other(role: str) -> str:
+    """The role of the other end: who sends the messages a ``role`` process receives."""
+    return CONSUMER if role == PROVIDER else PROVIDER

@@ -47,6 +47,9 @@ class Negotiation(SQLModel, table=True):
     purpose: str | None = Field(default=None, max_length=100)
     reason: list[dict[str, Any]] = Field(default_factory=list,
                                          sa_column=Column(JSON, nullable=False))
+    # The participant whose management call started a consumer-side negotiation (they alone,
+    # and admins, may drive it); None for negotiations the other side started.
+    requested_by: str | None = Field(default=None, max_length=255, index=True)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -82,4 +85,7 @@ class Agreement(SQLModel, table=True):
     mode: str = Field(default="auto", max_length=10)
     purpose: str | None = Field(default=None, max_length=100)
     status: str = Field(default="active", max_length=20)
+    # Set when the ODRL uses terms connector.policy.odrl cannot enforce (normalised is then {}):
+    # the unsupported term and why. Only a counterparty's agreement can end up like this.
+    unsupported: str | None = Field(default=None, max_length=500)
     signed_at: datetime = _ts()

@@ -31,8 +31,11 @@ What is understood (terms plain, ``odrl:``-prefixed or full IRIs; ours under ``d
     recipient                 eq, isAnyOf         participant ids
     spatial                   eq, isAnyOf         region codes (DE-NW, DE, EU, ...; "_:EU" too)
     dodata:orgType            eq, isAnyOf         research, company, public-body
-    dodata:consentRequired    eq                  boolean
-    dodata:approvalRequired   eq                  boolean
+    dodata:consentRequired    eq                  "true" | "false" (or a JSON boolean)
+    dodata:approvalRequired   eq                  "true" | "false" (or a JSON boolean)
+
+Boolean right operands: DSP's schema allows only strings, objects and arrays there, so the wire
+form is the string ``"true"``/``"false"`` or ``{"@value": "true", "@type": "xsd:boolean"}``.
 
 Duties (in a permission's ``duty`` or the policy's ``obligation``): ``delete`` with
 ``elapsedTime`` eq/lteq ``P<n>D`` → ``delete_after``; ``inform`` without constraints →
@@ -77,6 +80,8 @@ _UPPER = {"lt", "lteq"}
 _DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)")
 _DAYS = re.compile(r"P(\d{1,5})D")
 _LOGICAL = ("and", "or", "xone", "andSequence")
+_BOOLEAN_WORDS = {"true": True, "false": False}
+_BOOLEAN_TYPES = ("xsd:boolean", "http://www.w3.org/2001/XMLSchema#boolean")
 # Contexts whose terms mean what this module assumes; any other could redefine them.
 KNOWN_CONTEXTS = frozenset({"https://w3id.org/dspace/2025/1/context.jsonld",
                             "http://www.w3.org/ns/odrl.jsonld",
@@ -208,9 +213,16 @@ def _set_values(op: str, left: str, raw: Any, allowed: tuple[str, ...] | frozens
 def _flag(op: str, left: str, raw: Any) -> bool:
     if op != "eq":
         raise _refuse(f"operator {op!r} is not supported for {left!r} (use eq)", op)
+    if isinstance(raw, Mapping) and "@type" in raw and _term(
+            raw["@type"], "@type") not in _BOOLEAN_TYPES:
+        raise _refuse(f"the right operand of {left!r} must be an xsd:boolean", left)
     value = _scalar(raw, left)
+    # DSP's schema allows no JSON boolean as a right operand: "true"/"false" (xsd:boolean's
+    # canonical lexical forms) are the wire form; a JSON boolean is still read.
+    if isinstance(value, str) and value in _BOOLEAN_WORDS:
+        return _BOOLEAN_WORDS[value]
     if not isinstance(value, bool):
-        raise _refuse(f"the right operand of {left!r} must be true or false", left)
+        raise _refuse(f"the right operand of {left!r} must be \"true\" or \"false\"", left)
     return value
 
 

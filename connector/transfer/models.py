@@ -21,7 +21,17 @@ class Transfer(SQLModel, table=True):
 
     ``data_address`` is what the provider's start message carries: for ``HttpData-PULL`` the
     endpoint and a short-lived token bound to this transfer and its agreement; for
-    ``HttpData-PUSH`` the consumer's endpoint that the provider sends the data to.
+    ``HttpData-PUSH`` the consumer's endpoint that the provider sends the data to. A provider
+    keeps only the endpoint of a pull address (the token is re-verifiable, never stored).
+
+    ``callback_address`` is where the other side's DSP endpoints are: the consumer's
+    ``callbackAddress`` when we provide, the provider's DSP base when we consume. ``owner`` is
+    the participant who manages the transfer through the management API: the dataset's owner
+    when we provide, the caller who asked for it when we consume. ``pulls``/``bytes_sent``/
+    ``sha256`` count completed pulls or pushes (a running pull holds one reservation in
+    ``pulls``), all bytes streamed, and the digest of the last complete stream; on a consumer
+    row they describe what we fetched. ``push_status`` (``due``, ``running``, ``done``,
+    ``failed``) and ``lease_until`` drive the provider's push worker.
     """
 
     __tablename__ = "transfer"
@@ -47,6 +57,10 @@ class Transfer(SQLModel, table=True):
     sha256: str | None = Field(default=None, max_length=64)
     reason: list[dict[str, Any]] = Field(default_factory=list,
                                          sa_column=Column(JSON, nullable=False))
+    owner: str | None = Field(default=None, max_length=255, index=True)
+    push_status: str | None = Field(default=None, max_length=10)
+    lease_until: datetime | None = Field(default=None,
+                                         sa_column=Column(DateTime(timezone=True)))
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 

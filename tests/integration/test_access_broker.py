@@ -104,15 +104,15 @@ def test_webhook_is_signed_retried_and_carries_no_credentials(http: TestClient) 
 
 
 def test_owner_lists_approves_with_narrowing_and_the_negotiation_is_told(
-        http: TestClient) -> None:
-    decided: list[tuple[str, bool, Mapping[str, Any], str | None]] = []
+        http: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    decided: list[tuple[str, str, Mapping[str, Any], str | None]] = []
 
-    def record(session: Session, negotiation: str, approved: bool, terms: Mapping[str, Any],
-               reason: str | None) -> None:
-        decided.append((negotiation, approved, dict(terms), reason))
+    def record(session: Session, runtime: Any, request: Any,
+               terms: Mapping[str, Any]) -> None:
+        decided.append((request.negotiation_id, request.state, dict(terms), request.reason))
 
-    service.DECIDERS.append(record)
-    try:
+    monkeypatch.setattr(service, "DECIDERS", [record])
+    if True:
         request_id = _open(http, "urn:uuid:n-2")
         owner = _auth(http, ["provider"], OWNER)
         pending = http.get("/api/v1/access-requests?state=pending", headers=owner).json()
@@ -126,18 +126,18 @@ def test_owner_lists_approves_with_narrowing_and_the_negotiation_is_told(
                          json={"max_count": 3, "not_after": "2027-01-31T23:59:59Z"},
                          headers=owner)
         assert resp.status_code == 200 and resp.json()["state"] == "approved"
-        assert decided == [("urn:uuid:n-2", True,
+        assert decided == [("urn:uuid:n-2", "approved",
                             {"max_count": 3, "not_after": "2027-01-31T23:59:59Z"}, None)]
         again = http.post(f"/api/v1/access-requests/{request_id}/approve", json={},
                           headers=owner)
         assert again.status_code == 200 and len(decided) == 1
         assert http.post(f"/api/v1/access-requests/{request_id}/reject",
                          json={"reason": "no"}, headers=owner).status_code == 409
-    finally:
-        service.DECIDERS.remove(record)
 
 
-def test_reject_needs_a_reason_and_bad_narrowing_is_refused(http: TestClient) -> None:
+def test_reject_needs_a_reason_and_bad_narrowing_is_refused(
+        http: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service, "DECIDERS", [])  # no negotiation behind these requests
     request_id = _open(http, "urn:uuid:n-3")
     owner = _auth(http, ["provider"], OWNER)
     resp = http.post(f"/api/v1/access-requests/{request_id}/reject", json={}, headers=owner)
@@ -159,3 +159,57 @@ def test_the_same_request_delivered_twice_opens_one(http: TestClient) -> None:
     assert _open(http, "urn:uuid:n-4") == _open(http, "urn:uuid:n-4")
     partner = _auth(http, ["partner"], "did:web:energieberatung.example")
     assert http.get("/api/v1/access-requests", headers=partner).status_code == 403
+
+
+def test_approval_gated_offer_waits_then_agrees_on_narrowed_terms(data_dir: Path,
+                                                                   database_url: str) -> None:
+    from tests.integration import negotiation_kit as kit
+
+    with kit.client(data_dir, database_url) as http:
+        runtime = kit.runtime_of(http)
+        kit.seed(runtime, "urn:dataset:meters", kit.offer_odrl(
+            "urn:offer:meters", kit.purpose_is("research"), kit.APPROVAL))
+        resp = http.post(f"{kit.DSP}/request", headers=kit.AS_CONSUMER, json=kit.request_body(
+            "urn:dataset:meters", "urn:offer:meters", purpose="research"))
+        assert resp.status_code == 201, resp.text
+        pid = resp.json()["providerPid"]
+        assert kit.negotiation(runtime, pid).state == "REQUESTED"
+        owner = kit.headers_for(http, ["provider"], kit.OWNER)
+        [pending] = http.get("/api/v1/access-requests?state=pending", headers=owner).json()[
+            "items"]
+        assert pending["negotiation"] == pid and pending["purpose"] == "research"
+        approved = http.post(f"/api/v1/access-requests/{pending['id']}/approve", headers=owner,
+                             json={"max_count": 2, "not_after": "2027-06-30T23:59:59Z"})
+        assert approved.status_code == 200, approved.text
+        neg = kit.negotiation(runtime, pid)
+        assert neg.state == "AGREED"
+        with Session(runtime.engine) as session:
+            from connector.negotiation.models import Agreement
+
+            agreement = session.get(Agreement, neg.agreement_id)
+            assert agreement is not None
+            assert agreement.normalised["max_count"] == 2
+            assert agreement.normalised["window"]["not_after"] is not None
+            assert agreement.normalised["purposes"] == ["research"]
+
+
+def test_rejected_access_request_terminates_with_the_owners_reason(data_dir: Path,
+                                                                   database_url: str) -> None:
+    from tests.integration import negotiation_kit as kit
+
+    with kit.client(data_dir, database_url) as http:
+        runtime = kit.runtime_of(http)
+        kit.seed(runtime, "urn:dataset:meters", kit.offer_odrl("urn:offer:meters",
+                                                                 kit.APPROVAL))
+        resp = http.post(f"{kit.DSP}/request", headers=kit.AS_CONSUMER,
+                         json=kit.request_body("urn:dataset:meters", "urn:offer:meters"))
+        pid = resp.json()["providerPid"]
+        owner = kit.headers_for(http, ["provider"], kit.OWNER)
+        [pending] = http.get("/api/v1/access-requests", headers=owner).json()["items"]
+        http.post(f"/api/v1/access-requests/{pending['id']}/reject", headers=owner,
+                  json={"reason": "household data only for certified advisers"})
+        neg = kit.negotiation(runtime, pid)
+        assert neg.state == "TERMINATED"
+        [termination] = [m for m in kit.outbox(runtime, pid)
+                         if m.body["@type"] == "ContractNegotiationTerminationMessage"]
+        assert any("certified advisers" in str(r) for r in termination.body["reason"])

@@ -93,7 +93,8 @@ def test_search_by_type_participant_dataset_and_paging(http: TestClient) -> None
     assert len(page["items"]) + len(rest["items"]) == 13 and rest["next_cursor"] is None
     meter = http.get("/audit/entries", params={"dataset": "urn:dataset:smart-meter-households"},
                      headers=headers).json()["items"]
-    assert {i["entry"]["type"] for i in meter} == {"dataset.created", "offer.created"}
+    assert {i["entry"]["type"] for i in meter} == {"dataset.created", "offer.created",
+                                                   "consent.given", "consent.withdrawn"}
     tokens = http.get("/audit/entries", params={"participant": "did:web:audit.example",
                                                 "type": "token.issued"}, headers=headers).json()
     assert len(tokens["items"]) == 1

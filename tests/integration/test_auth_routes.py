@@ -62,3 +62,15 @@ def test_route_requirement_reports_undeclared_routes(tmp_path: Path) -> None:
 
     route = next(r for r in _routes(app) if r.path == "/_test/naked")
     assert route_requirement(route) is None
+
+
+def test_every_dsp_route_authenticates_its_counterparty(tmp_path: Path) -> None:
+    """DSP endpoints declare ``CounterpartyDep`` (the version document is not under /dsp/)."""
+    app = create_app(Settings(data_dir=tmp_path / "data"))
+    dsp = {f"{sorted(route.methods or [])} {route.path}": route_requirement(route)
+           for route in _routes(app) if route.path.startswith("/dsp/")}
+    assert dsp and all(r == "counterparty" for r in dsp.values()), dsp
+    scopes = {route.path: route_requirement(route) for route in _routes(app)
+              if route.path.startswith("/api/v1/negotiations/{negotiation_id}/")}
+    assert scopes["/api/v1/negotiations/{negotiation_id}/agree"] == "token:offers"
+    assert scopes["/api/v1/negotiations/{negotiation_id}/accept"] == "token:negotiate"

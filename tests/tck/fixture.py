@@ -140,6 +140,8 @@ class Driver:
             track = self.tracks[item["id"]] = Track(list(steps))
         if track.done >= len(track.steps):
             return
+        if track.acted_in is not None and item["state"] != track.acted_in:
+            track.acted_in = None  # it moved on since our last step: the next may come
         state, action = track.steps[track.done]
         if item["state"] != state or item["state"] == track.acted_in:
             return

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 
 from connector.access import service
-from connector.api.deps import SessionDep
+from connector.api.deps import RuntimeDep, SessionDep
 from connector.api.security import requires
 from connector.auth.principal import Principal
 
@@ -33,21 +33,23 @@ def list_requests(principal: Owner, session: SessionDep,
 @router.post("/access-requests/{request_id}/approve",
              summary="Approve, optionally narrowing purpose, window (not_before/not_after) "
                      "or number of transfers (max_count)")
-def approve(request_id: str, principal: Owner, session: SessionDep,
+def approve(request_id: str, principal: Owner, session: SessionDep, runtime: RuntimeDep,
             body: Annotated[dict[str, Any] | None, Body()] = None) -> dict[str, Any]:
     request = service.decide(session, request_id=request_id, owner=_owner(principal),
-                             actor=principal.participant, approve=True, narrowed=body or {})
+                             actor=principal.participant, approve=True, narrowed=body or {},
+                             runtime=runtime)
     return service.request_json(request)
 
 
 @router.post("/access-requests/{request_id}/reject",
              summary="Reject with a reason the requester receives")
-def reject(request_id: str, principal: Owner, session: SessionDep,
+def reject(request_id: str, principal: Owner, session: SessionDep, runtime: RuntimeDep,
            body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     reason = body.get("reason")
     request = service.decide(session, request_id=request_id, owner=_owner(principal),
                              actor=principal.participant, approve=False,
-                             reason=reason if isinstance(reason, str) else None)
+                             reason=reason if isinstance(reason, str) else None,
+                             runtime=runtime)
     return service.request_json(request)
 
 

@@ -7,7 +7,16 @@ import itertools
 import pytest
 
 from connector.errors import IllegalTransition
-from connector.negotiation.machine import CONSUMER, PROVIDER, TRANSITIONS, Message, State, move
+from connector.negotiation.machine import (
+    CONSUMER,
+    ONCE,
+    PROVIDER,
+    TRANSITIONS,
+    Message,
+    State,
+    move,
+    other,
+)
 
 S, M = State, Message
 
@@ -72,3 +81,18 @@ def test_every_pair_is_either_in_the_table_a_repeat_or_refused() -> None:
             assert (state, message, sender) not in TRANSITIONS
             continue
         assert result.changed == ((state, message, sender) in TRANSITIONS)
+
+
+def test_once_messages_happen_at_most_once_on_every_path() -> None:
+    """What makes a repeat of a ``ONCE`` message recognisable from the history: once it moved
+    a negotiation, no state reachable afterwards takes it again."""
+    assert Message.REQUEST not in ONCE and Message.OFFER not in ONCE
+    for message in ONCE:
+        sources = {frm for (frm, msg, _), _ in TRANSITIONS.items() if msg is message}
+        reached = {to for (_, msg, _), to in TRANSITIONS.items() if msg is message}
+        frontier = set(reached)
+        while frontier:
+            frontier = {to for (frm, _, _), to in TRANSITIONS.items() if frm in frontier} - reached
+            reached |= frontier
+        assert not (reached & sources), (message, reached & sources)
+    assert other(PROVIDER) == CONSUMER and other(CONSUMER) == PROVIDER

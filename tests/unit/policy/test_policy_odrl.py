@@ -155,6 +155,17 @@ def test_false_flags_stay_false() -> None:
     assert result["consent_required"] is False and result["approval_required"] is False
 
 
+@pytest.mark.parametrize(("raw", "value"), [
+    ("true", True), ("false", False),
+    ({"@value": "true", "@type": "xsd:boolean"}, True),
+    ({"@value": "false", "@type": "http://www.w3.org/2001/XMLSchema#boolean"}, False),
+    ({"@value": "true"}, True)])
+def test_flags_as_strings_the_dsp_schema_allows(raw: Any, value: bool) -> None:
+    result = normalise_policy(offer(c("dodata:consentRequired", "eq", raw),
+                                    c("dodata:approvalRequired", "eq", raw)))
+    assert result["consent_required"] is value and result["approval_required"] is value
+
+
 def test_dsp_examples() -> None:
     if not DSP.exists():
         pytest.skip(f"DSP reference artefacts not at {DSP}")
@@ -209,8 +220,13 @@ REFUSED: list[tuple[str, Any, str]] = [
     ("unknown region", offer(c("spatial", "eq", "XX")), "spatial"),
     ("lower-case region", offer(c("spatial", "eq", "de")), "spatial"),
     ("unknown org type", offer(c("dodata:orgType", "eq", "ngo")), "dodata:orgType"),
-    ("flag as string", offer(c("dodata:approvalRequired", "eq", "true")),
+    ("flag as other string", offer(c("dodata:approvalRequired", "eq", "yes")),
      "dodata:approvalRequired"),
+    ("flag as upper-case string", offer(c("dodata:approvalRequired", "eq", "TRUE")),
+     "dodata:approvalRequired"),
+    ("flag typed as string", offer(c("dodata:consentRequired", "eq",
+                                     {"@value": "true", "@type": "xsd:string"})),
+     "dodata:consentRequired"),
     ("purpose twice", offer(c("purpose", "eq", "a"), c("purpose", "eq", "b")), "purpose"),
     ("lower bound twice", offer(c("dateTime", "gt", "2026-01-01T00:00:00Z"),
                                 c("dateTime", "gteq", "2026-02-01T00:00:00Z")), "dateTime"),

@@ -1,0 +1,109 @@
+"""The bytes of a transfer as they leave: sources opened for a dataset, the row-filter hook, and
+the :class:`Meter` that sees exactly the bytes that left (after any row filter) and gives their
+SHA-256 and count when the stream ends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+import anyio.to_thread
+
+from connector.catalog.models import Dataset
+from connector.runtime import Runtime
+from connector.transfer.errors import SourceFailed, SourceNotImplemented
+from connector.transfer.sources import (
+    Opened,
+    UpstreamStatus,
+    file_path,
+    open_file,
+    open_http,
+    open_sql,
+)
+
+
+class Meter:
+    """SHA-256 and count of the bytes that left; ``complete`` once the last one did."""
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+        self.bytes = 0
+        self.complete = False
+
+    def update(self, data: bytes) -> None:
+        self._sha.update(data)
+        self.bytes += len(data)
+
+    @property
+    def sha256(self) -> str:
+        return self._sha.hexdigest()
+
+
+class RowFilter(Protocol):
+    """Drops the rows a recipient may not see (personal data without consent: issue 6)."""
+
+    def applies(self, dataset: Dataset) -> bool:
+        """Whether this dataset's bytes go through :meth:`filter` (then no ranges, no length)."""
+        ...
+
+    def filter(self, chunks: AsyncIterator[bytes], *, dataset: Dataset,
+               participant: str) -> AsyncIterator[bytes]:
+        """The chunks with the rows ``participant`` may not receive removed."""
+        ...
+
+
+class PassThrough:
+    """The row filter until issue 6: every row passes."""
+
+    def applies(self, dataset: Dataset) -> bool:
+        return False
+
+    def filter(self, chunks: AsyncIterator[bytes], *, dataset: Dataset,
+               participant: str) -> AsyncIterator[bytes]:
+        return chunks
+
+
+#: The row filter in force; issue 6 replaces it (``dataplane.row_filter = …``).
+row_filter: RowFilter = PassThrough()
+
+
+async def open_dataset(dataset: Dataset, *, runtime: Runtime, range_header: str | None,
+                       meter: Meter, participant: str) -> Opened:
+    """Open ``dataset``'s bytes for ``participant``, metered (after the row filter, if any)."""
+    settings = runtime.settings
+    filtering = row_filter.applies(dataset)
+    if filtering:
+        range_header = None
+    if dataset.source_kind == "file":
+        path = file_path(settings.data_dir, dataset.source)
+        opened = open_file(path, range_header=range_header, chunk=settings.transfer_chunk_bytes,
+                           tap=None if filtering else meter.update)
+    elif dataset.source_kind == "http":
+        try:
+            opened = await open_http(dataset.source, range_header=range_header,
+                                     timeout=settings.http_source_timeout,
+                                     chunk=settings.transfer_chunk_bytes)
+        except UpstreamStatus as exc:
+            raise SourceFailed(f"the dataset's origin answered HTTP {exc.status}") from None
+    elif dataset.source_kind == "sql":
+        opened = await anyio.to_thread.run_sync(open_sql, runtime, dataset)
+    else:
+        raise SourceNotImplemented(f"{dataset.source_kind!r} sources are not served by the "
+                                   "data plane")
+    opened.media_type = dataset.media_type or opened.media_type or "application/octet-stream"
+    if filtering:
+        opened.chunks = row_filter.filter(opened.chunks, dataset=dataset,
+                                          participant=participant)
+        opened.length = None
+    if filtering or dataset.source_kind != "file":
+        opened.chunks = metered(opened.chunks, meter)
+    return opened
+
+
+async def metered(chunks: AsyncIterator[bytes], meter: Meter) -> AsyncIterator[bytes]:
+    """``chunks``, each counted once the receiver took it (the generator is resumed)."""
+    async for data in chunks:
+        yield data
+        meter.update(data)

@@ -1,0 +1,229 @@
+"""The provider's side: checking a transfer request, asking the policy, starting the transfer.
+
+A request is checked before anything is stored: the callback address is an http(s) URL, the
+agreement exists (ours, as provider, and active), its assignee is the requesting counterparty,
+its dataset exists, and the format is one we serve (a push names an http(s) endpoint). A failing
+check is answered 400 ``TransferError``.
+
+Then the policy decides ``transfer`` with the agreement's normalised policy, its purpose and the
+usage so far (``usage_count``: completed pulls and pushes under the agreement, plus running
+ones). A deny is answered 201 like any request, and the transfer is terminated at once in the
+same transaction: the ``TransferTerminationMessage`` carries the decision's reasons, and the row,
+its history and the audit log keep them. Allowed: ``auto`` starts right away, ``manual`` waits
+for the owner's management call (which asks the policy again before starting).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from connector.access.models import AccessRequest
+from connector.catalog.models import Dataset
+from connector.decisions import decide
+from connector.dsp.messages import DataAddress, EndpointProperty, TransferRequestMessage
+from connector.errors import BadRequest, Conflict, UnsupportedPolicy
+from connector.negotiation.models import Agreement
+from connector.policy.engine import Decision, Reason
+from connector.runtime import Runtime
+from connector.transfer import tokens
+from connector.transfer.machine import CONSUMER, PROVIDER, Message
+from connector.transfer.models import Transfer
+from connector.transfer.service import (
+    FORMATS,
+    HTTP_ENDPOINT_TYPE,
+    PULL,
+    PUSH,
+    advance,
+    new_pid,
+    send,
+)
+
+DENIED = "policy-denied"
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    """What the decision's context needs beyond the agreement: consents and an approval."""
+
+    consents: list[Mapping[str, Any]] = field(default_factory=list)
+    approval: Mapping[str, Any] | None = None
+
+
+def policy_context(session: Session, *, agreement: Agreement, dataset: Dataset,
+                   participant: str) -> PolicyContext:
+    """Consents and approval for a transfer decision.
+
+    The approval is the owner's decision on the access request of the agreement's negotiation
+    (``connector.access``), read at each decision. Consents are not looked up here: they are
+    per data subject, and a personal dataset's transfer is decided row by row by issue 6's
+    row filter (``dataplane.row_filter``); until then a policy that needs consent denies.
+    """
+    approval = None
+    if agreement.negotiation_id:
+        request = session.exec(select(AccessRequest).where(
+            col(AccessRequest.negotiation_id) == agreement.negotiation_id)
+            .order_by(col(AccessRequest.created_at).desc())).first()
+        if request is not None:
+            approval = {"status": request.state, "participant": request.requester,
+                        "dataset": request.dataset_id}
+    return PolicyContext(approval=approval)
+
+
+def usage_count(session: Session, agreement_id: str) -> int:
+    """Pulls and pushes made (or running) under the agreement, across its transfers."""
+    total = session.exec(select(func.coalesce(func.sum(Transfer.pulls), 0)).where(
+        col(Transfer.agreement_id) == agreement_id, col(Transfer.role) == PROVIDER)).one()
+    return int(total)
+
+
+def terms(session: Session, transfer: Transfer, *, lock: bool = False,
+          ) -> tuple[Agreement, Dataset]:
+    """The agreement and dataset a transfer runs under (locking the agreement if ``lock``)."""
+    agreement = session.get(Agreement, transfer.agreement_id, with_for_update=lock or None)
+    dataset = session.get(Dataset, transfer.dataset_id)
+    if agreement is None or dataset is None:
+        raise Conflict(f"the agreement or dataset of transfer {transfer.id} no longer exists")
+    return agreement, dataset
+
+
+def check_policy(runtime: Runtime, session: Session, transfer: Transfer, agreement: Agreement,
+                 dataset: Dataset) -> Decision:
+    """The policy's ``transfer`` decision for this transfer now (audited by ``decide``)."""
+    context = policy_context(session, agreement=agreement, dataset=dataset,
+                             participant=transfer.counterparty)
+    try:
+        return decide(runtime, session.connection(), action="transfer",
+                      participant=transfer.counterparty, dataset=dataset,
+                      policy=agreement.normalised or agreement.odrl, purpose=agreement.purpose,
+                      usage_count=usage_count(session, agreement.id),
+                      consents=context.consents, approval=context.approval,
+                      extra={"transfer": transfer.id, "agreement": agreement.id})
+    except (ValueError, UnsupportedPolicy) as exc:
+        # A stored policy the engine cannot read allows nothing.
+        return Decision(allow=False, reasons=(Reason("policy_invalid", str(exc)[:300]),))
+
+
+def _checked_agreement(session: Session, message: TransferRequestMessage,
+                       counterparty: str) -> tuple[Agreement, Dataset]:
+    extra = {"consumer_pid": message.consumer_pid}
+    if not message.callback_address.startswith(("https://", "http://")):
+        raise BadRequest("callbackAddress must be an http(s) URL", **extra)
+    if message.format not in FORMATS:
+        raise BadRequest(f"format {message.format!r} is not served; use one of "
+                         f"{', '.join(FORMATS)}", **extra)
+    if message.format == PUSH:
+        endpoint = message.data_address.endpoint if message.data_address else None
+        if not endpoint or not endpoint.startswith(("https://", "http://")):
+            raise BadRequest("an HttpData-PUSH request needs a dataAddress with an http(s) "
+                             "endpoint", **extra)
+    agreement = session.get(Agreement, message.agreement_id)
+    # Someone else's agreement is answered like a missing one: ids cannot be probed.
+    if agreement is None or agreement.role != PROVIDER or agreement.assignee != counterparty:
+        raise BadRequest(f"no agreement {message.agreement_id!r} with you", **extra)
+    if agreement.status != "active":
+        raise BadRequest(f"agreement {agreement.id!r} is {agreement.status}", **extra)
+    dataset = session.get(Dataset, agreement.dataset_id)
+    if dataset is None:
+        raise BadRequest(f"the dataset of agreement {agreement.id!r} no longer exists", **extra)
+    return agreement, dataset
+
+
+def _address_of(address: DataAddress | None) -> dict[str, Any]:
+    if address is None:
+        return {}
+    return {"endpoint": address.endpoint, "endpoint_type": address.endpoint_type,
+            "properties": {p.name: p.value for p in address.endpoint_properties or ()}}
+
+
+def _repeat(session: Session, message: TransferRequestMessage,
+            counterparty: str) -> Transfer | None:
+    existing = session.exec(select(Transfer).where(
+        col(Transfer.role) == PROVIDER,
+        col(Transfer.consumer_pid) == message.consumer_pid)).first()
+    if existing is None:
+        return None
+    if existing.counterparty != counterparty or existing.agreement_id != message.agreement_id:
+        raise BadRequest(f"consumerPid {message.consumer_pid!r} is already in use",
+                         consumer_pid=message.consumer_pid)
+    return existing
+
+
+def receive_request(runtime: Runtime, session: Session, *, counterparty: str,
+                    message: TransferRequestMessage) -> tuple[Transfer, bool]:
+    """Create (and commit) the transfer a consumer asks for; return it and whether it is new.
+
+    The same request delivered twice returns the first one's transfer, changing nothing.
+    """
+    existing = _repeat(session, message, counterparty)
+    if existing is not None:
+        return existing, False
+    agreement, dataset = _checked_agreement(session, message, counterparty)
+    try:
+        transfer = _create(runtime, session, message, counterparty, agreement, dataset)
+        session.commit()
+    except IntegrityError:
+        # The same request raced in twice: the first one's transfer is the answer.
+        session.rollback()
+        again = _repeat(session, message, counterparty)
+        if again is None:
+            raise
+        return again, False
+    return transfer, True
+
+
+def _create(runtime: Runtime, session: Session, message: TransferRequestMessage,
+            counterparty: str, agreement: Agreement, dataset: Dataset) -> Transfer:
+    pid = new_pid()
+    transfer = Transfer(
+        id=pid, role=PROVIDER, provider_pid=pid, consumer_pid=message.consumer_pid,
+        agreement_id=agreement.id, dataset_id=dataset.id, counterparty=counterparty,
+        callback_address=message.callback_address, format=message.format, state="",
+        mode=agreement.mode, data_address=_address_of(message.data_address),
+        owner=dataset.owner)
+    advance(session, transfer, Message.REQUEST, CONSUMER)
+    decision = check_policy(runtime, session, transfer, agreement, dataset)
+    if not decision.allow:
+        reasons = [r.as_dict() for r in decision.reasons]
+        advance(session, transfer, Message.TERMINATION, PROVIDER, reason=reasons,
+                audit={"decision_id": decision.decision_id})
+        send(runtime, session, transfer, Message.TERMINATION, code=DENIED, reason=reasons)
+    elif transfer.mode == "auto":
+        start(runtime, session, transfer, audit={"decision_id": decision.decision_id})
+    return transfer
+
+
+def start(runtime: Runtime, session: Session, transfer: Transfer, *,
+          audit: Mapping[str, Any] | None = None) -> bool:
+    """Start (or resume) as provider: a pull gets a fresh data address, a push is queued.
+
+    The caller has asked the policy. Returns whether the state changed (a repeat sends nothing).
+    """
+    step = advance(session, transfer, Message.START, PROVIDER, audit=audit)
+    if not step.changed:
+        return False
+    if transfer.format == PULL:
+        settings = runtime.settings
+        endpoint = f"{settings.public_url}/data/{transfer.id}"
+        token = tokens.issue(runtime.keys.current("access-token"), public_url=settings.public_url,
+                             transfer=transfer.id, agreement=transfer.agreement_id,
+                             dataset=transfer.dataset_id, participant=transfer.counterparty,
+                             lifetime=settings.transfer_token_lifetime)
+        address = DataAddress(endpoint_type=HTTP_ENDPOINT_TYPE, endpoint=endpoint,
+                              endpoint_properties=[
+                                  EndpointProperty(name="authorization", value=token),
+                                  EndpointProperty(name="authType", value="bearer")])
+        transfer.data_address = {"endpoint": endpoint, "endpoint_type": HTTP_ENDPOINT_TYPE}
+        session.add(transfer)
+        send(runtime, session, transfer, Message.START, data_address=address)
+    else:
+        transfer.push_status = "due"
+        transfer.lease_until = None
+        session.add(transfer)
+        send(runtime, session, transfer, Message.START)
+    return True
