@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
-from typing import Protocol
+from typing import Any, Protocol
 
 import anyio.to_thread
 
 from connector.catalog.models import Dataset
+from connector.consent.rows import ConsentRowFilter
 from connector.runtime import Runtime
 from connector.transfer.errors import SourceFailed, SourceNotImplemented
 from connector.transfer.sources import (
@@ -48,8 +49,8 @@ class RowFilter(Protocol):
         """Whether this dataset's bytes go through :meth:`filter` (then no ranges, no length)."""
         ...
 
-    def filter(self, chunks: AsyncIterator[bytes], *, dataset: Dataset,
-               participant: str) -> AsyncIterator[bytes]:
+    def filter(self, chunks: AsyncIterator[bytes], *, dataset: Dataset, participant: str,
+               runtime: Any = None, agreement_id: str | None = None) -> AsyncIterator[bytes]:
         """The chunks with the rows ``participant`` may not receive removed."""
         ...
 
@@ -60,17 +61,18 @@ class PassThrough:
     def applies(self, dataset: Dataset) -> bool:
         return False
 
-    def filter(self, chunks: AsyncIterator[bytes], *, dataset: Dataset,
-               participant: str) -> AsyncIterator[bytes]:
+    def filter(self, chunks: AsyncIterator[bytes], *, dataset: Dataset, participant: str,
+               runtime: Any = None, agreement_id: str | None = None) -> AsyncIterator[bytes]:
         return chunks
 
 
-#: The row filter in force; issue 6 replaces it (``dataplane.row_filter = …``).
-row_filter: RowFilter = PassThrough()
+#: The row filter in force: personal data passes only for subjects with valid consent.
+row_filter: RowFilter = ConsentRowFilter()
 
 
 async def open_dataset(dataset: Dataset, *, runtime: Runtime, range_header: str | None,
-                       meter: Meter, participant: str) -> Opened:
+                       meter: Meter, participant: str,
+                       agreement_id: str | None = None) -> Opened:
     """Open ``dataset``'s bytes for ``participant``, metered (after the row filter, if any)."""
     settings = runtime.settings
     filtering = row_filter.applies(dataset)
@@ -95,7 +97,8 @@ async def open_dataset(dataset: Dataset, *, runtime: Runtime, range_header: str 
     opened.media_type = dataset.media_type or opened.media_type or "application/octet-stream"
     if filtering:
         opened.chunks = row_filter.filter(opened.chunks, dataset=dataset,
-                                          participant=participant)
+                                          participant=participant, runtime=runtime,
+                                          agreement_id=agreement_id)
         opened.length = None
     if filtering or dataset.source_kind != "file":
         opened.chunks = metered(opened.chunks, meter)

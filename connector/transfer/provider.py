@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from connector.access.models import AccessRequest
 from connector.catalog.models import Dataset
+from connector.consent import service as consent_service
 from connector.decisions import decide
 from connector.dsp.messages import DataAddress, EndpointProperty, TransferRequestMessage
 from connector.errors import BadRequest, Conflict, UnsupportedPolicy
@@ -53,6 +54,7 @@ class PolicyContext:
 
     consents: list[Mapping[str, Any]] = field(default_factory=list)
     approval: Mapping[str, Any] | None = None
+    data_subject: str | None = None
 
 
 def policy_context(session: Session, *, agreement: Agreement, dataset: Dataset,
@@ -72,7 +74,21 @@ def policy_context(session: Session, *, agreement: Agreement, dataset: Dataset,
         if request is not None:
             approval = {"status": request.state, "participant": request.requester,
                         "dataset": request.dataset_id}
-    return PolicyContext(approval=approval)
+    consents: list[Mapping[str, Any]] = []
+    data_subject = None
+    if dataset.personal_data:
+        # Decided for one consenting subject: the row filter then serves exactly the rows of
+        # every subject whose consent is valid at the pull; none at all is consent_missing.
+        views = consent_service.valid_consents(session, dataset=dataset.id,
+                                               recipient=participant, purpose=agreement.purpose)
+        if views:
+            record = views[0].record
+            data_subject = record.data_subject
+            consents = [{"subject": record.data_subject, "recipient": participant,
+                         "purpose": agreement.purpose, "dataset": dataset.id,
+                         "granted_at": record.valid_from, "expires_at": record.valid_until,
+                         "withdrawn_at": None}]
+    return PolicyContext(consents=consents, approval=approval, data_subject=data_subject)
 
 
 def usage_count(session: Session, agreement_id: str) -> int:
@@ -103,6 +119,7 @@ def check_policy(runtime: Runtime, session: Session, transfer: Transfer, agreeme
                       policy=agreement.normalised or agreement.odrl, purpose=agreement.purpose,
                       usage_count=usage_count(session, agreement.id),
                       consents=context.consents, approval=context.approval,
+                      data_subject=context.data_subject,
                       extra={"transfer": transfer.id, "agreement": agreement.id})
     except (ValueError, UnsupportedPolicy) as exc:
         # A stored policy the engine cannot read allows nothing.

@@ -125,7 +125,8 @@ async def open_pull(runtime: Runtime, *, transfer_id: str, authorization: str | 
     meter = Meter()
     try:
         opened = await open_dataset(dataset, runtime=runtime, range_header=range_header,
-                                    meter=meter, participant=grant.participant)
+                                    meter=meter, participant=grant.participant,
+                                    agreement_id=grant.agreement)
     except BaseException:
         await anyio.to_thread.run_sync(partial(_record, runtime, grant, meter, kind="pull",
                                                content_range=None, reserved=True))

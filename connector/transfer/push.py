@@ -224,8 +224,11 @@ def _describe(exc: BaseException) -> str:
 async def _stream(runtime: Runtime, transfer_id: str, dataset: Any, address: dict[str, Any],
                   participant: str, meter: Meter, stop: threading.Event) -> None:
     settings = runtime.settings
+    with Session(runtime.engine) as session:
+        row = session.get(Transfer, transfer_id)
+        agreement_id = row.agreement_id if row is not None else None
     opened = await open_dataset(dataset, runtime=runtime, range_header=None, meter=meter,
-                                participant=participant)
+                                participant=participant, agreement_id=agreement_id)
     props: dict[str, str] = address.get("properties") or {}
     headers = {"Content-Type": opened.media_type}
     if props.get("authorization"):
