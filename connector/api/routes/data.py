@@ -56,6 +56,7 @@ class StreamedData(StreamingResponse):
                          media_type=opened.media_type)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._recorded = False
         try:
             async with anyio.create_task_group() as group:
                 async def watch() -> None:
@@ -70,16 +71,24 @@ class StreamedData(StreamingResponse):
         finally:
             with anyio.CancelScope(shield=True):
                 await self.outgoing.opened.release()
-                await anyio.to_thread.run_sync(self.outgoing.finish)
+                if not self._recorded:
+                    await anyio.to_thread.run_sync(self.outgoing.finish)
 
     async def _send_all(self, send: Send) -> None:
         try:
             await send({"type": "http.response.start", "status": self.status_code,
                         "headers": self.raw_headers})
+            held: bytes | str | memoryview | None = None
             async for chunk in self.body_iterator:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+                if held is not None:
+                    await send({"type": "http.response.body", "body": held, "more_body": True})
+                held = chunk
+            # The last bytes leave only after the pull's audit entry has committed: a client
+            # that received a complete response always has its entry, even if we die now.
             self.outgoing.meter.complete = True
+            await anyio.to_thread.run_sync(self.outgoing.finish)
+            self._recorded = True
+            await send({"type": "http.response.body", "body": held or b"", "more_body": False})
         except Truncated as exc:
             # Too late for an error status: end the response short, the client sees a cut.
             log.warning("stream cut short", extra={"error": str(exc)})
