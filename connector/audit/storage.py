@@ -14,18 +14,16 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, text
 
 from connector.audit.errors import TreeStateError
-from connector.audit.models import AuditCheckpoint, AuditEntry
+from connector.audit.models import AuditCheckpoint, AuditEntry, AuditHash
 
 _ENTRY = AuditEntry.__table__  # type: ignore[attr-defined]
+_HASH = AuditHash.__table__  # type: ignore[attr-defined]
 _CHECKPOINT = AuditCheckpoint.__table__  # type: ignore[attr-defined]
 _IN_CHUNK = 500  # stay well below every driver's bound-parameter limit
 # The append path runs on every audited change: plain SQL skips the expression compiler.
 _RESERVE = text("UPDATE audit_head SET size = size + :n WHERE id = 1 RETURNING size")
 _READ_HASHES = text("SELECT idx, hash FROM audit_hash WHERE idx IN :ids").bindparams(
     bindparam("ids", expanding=True))
-_INSERT_ENTRY = text("INSERT INTO audit_entry (idx, type, time, participant, dataset, body) "
-                     "VALUES (:idx, :type, :time, :participant, :dataset, :body)")
-_INSERT_HASH = text("INSERT INTO audit_hash (idx, hash) VALUES (:idx, :hash)")
 _TREE_SIZE = text("SELECT size FROM audit_head WHERE id = 1")
 
 
@@ -83,12 +81,13 @@ def read_hashes(conn: Connection, indexes: Sequence[int]) -> list[bytes]:
 
 def insert_entries(conn: Connection, rows: Sequence[EntryRow]) -> None:
     """Insert entries (one executemany)."""
-    conn.execute(_INSERT_ENTRY, [row.__dict__ for row in rows])
+    # Core insert(): executemany becomes one multi-row INSERT ("insertmanyvalues").
+    conn.execute(insert(_ENTRY), [row.__dict__ for row in rows])
 
 
 def insert_hashes(conn: Connection, hashes: Sequence[tuple[int, bytes]]) -> None:
     """Insert stored hashes (one executemany)."""
-    conn.execute(_INSERT_HASH, [{"idx": i, "hash": h} for i, h in hashes])
+    conn.execute(insert(_HASH), [{"idx": i, "hash": h} for i, h in hashes])
 
 
 def get_entry(conn: Connection, idx: int) -> EntryRow | None:
