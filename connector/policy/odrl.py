@@ -57,22 +57,13 @@ from datetime import datetime
 from typing import Any
 
 from connector.errors import UnsupportedPolicy
+from connector.policy.regions import REGION_PARENT, REGIONS, region_path
 
 ODRL_NS = "http://www.w3.org/ns/odrl/2/"
 DODATA_NS = "https://w3id.org/dodata/policy#"
 
 ORG_TYPES = ("company", "public-body", "research")
 
-_EU_MEMBERS = ("AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU",
-               "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK")
-_DE_STATES = ("BB", "BE", "BW", "BY", "HB", "HE", "HH", "MV", "NI", "NW", "RP", "SH", "SL", "SN",
-              "ST", "TH")
-# The region hierarchy: code → the region it lies in (ISO 3166-1/-2). "EU" is the root.
-REGION_PARENT: dict[str, str] = {
-    **{code: "EU" for code in _EU_MEMBERS},
-    **{f"DE-{state}": "DE" for state in _DE_STATES},
-}
-REGIONS = frozenset(REGION_PARENT) | {"EU"}
 
 _SET_OPERATORS = ("eq", "isAnyOf")
 _LOWER = {"gt", "gteq"}
@@ -88,15 +79,7 @@ KNOWN_CONTEXTS = frozenset({"https://w3id.org/dspace/2025/1/context.jsonld",
                             "https://www.w3.org/ns/odrl.jsonld"})
 _PREFIXES = {"odrl": ODRL_NS, "dodata": DODATA_NS}
 
-
-def region_path(region: str | None) -> list[str]:
-    """``region`` and every region it lies in, most specific first (``[]`` for None)."""
-    path: list[str] = []
-    current = region
-    while current is not None and current not in path:
-        path.append(current)
-        current = REGION_PARENT.get(current)
-    return path
+__all__ = ["REGIONS", "REGION_PARENT", "normalise_policy", "region_path"]
 
 
 def epoch_seconds(moment: datetime, *, round_up: bool = False) -> int:
