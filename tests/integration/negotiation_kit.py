@@ -8,17 +8,14 @@ when it accepts both tokens.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
@@ -41,6 +38,7 @@ from tests.integration.auth_kit import (
     get_token,
     register,
 )
+from tests.integration.served import Served, start
 
 PROVIDER = "did:web:provider.example"
 CONSUMER = "did:web:consumer.example"
@@ -170,38 +168,11 @@ def sent_types(runtime: Runtime, pid: str) -> list[str]:
             for row in outbox(runtime, pid)]
 
 
-@dataclass
-class Served:
-    """A connector under uvicorn on a real port."""
-
-    base: str
-    runtime: Runtime
-    server: uvicorn.Server
-    thread: threading.Thread
-
-    @property
-    def dsp(self) -> str:
-        return self.base + "/dsp/2025-1"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.runtime.close()
-
-
 def serve(data_dir: Path, database_url: str, **overrides: Any) -> Served:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     runtime = Runtime.start(settings(data_dir, database_url, public_url=base, **overrides))
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime=runtime), host="127.0.0.1",
-                                           port=port, log_config=None, lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    return Served(base, runtime, server, thread)
+    return start(runtime, base, port)
 
 
 def wait_for(check: Any, seconds: float = 10.0) -> Any:

@@ -18,11 +18,11 @@ import uvicorn
 from sqlmodel import Session
 from starlette.types import Receive, Scope, Send
 
-from connector.app import create_app
 from connector.auth import clients
 from connector.dsp import DSP_CONTEXT
 from connector.runtime import Runtime
 from tests.integration.auth_kit import ASSERTION_TYPE, Key, assertion, free_port
+from tests.integration.served import Served, start
 from tests.integration.test_transfer_kit import settings, wait_for
 
 
@@ -110,35 +110,11 @@ def receiver(status: int = 200) -> Iterator[Receiver]:
         thread.join(timeout=10)
 
 
-@dataclass
-class Served:
-    """A connector under uvicorn on a real port."""
-
-    base: str
-    runtime: Runtime
-    server: uvicorn.Server
-    thread: threading.Thread
-
-    @property
-    def dsp(self) -> str:
-        return self.base + "/dsp/2025-1"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.runtime.close()
-
-
 def serve(data_dir: Path, database_url: str, **overrides: Any) -> Served:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     runtime = Runtime.start(settings(data_dir, database_url, public_url=base, **overrides))
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime=runtime), host="127.0.0.1",
-                                           port=port, log_config=None, lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started)
-    return Served(base, runtime, server, thread)
+    return start(runtime, base, port)
 
 
 def served_headers(served: Served, roles: list[str], participant: str) -> dict[str, str]:
