@@ -56,11 +56,19 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from connector.errors import UnsupportedPolicy
+from connector.policy.odrl_terms import (
+    DODATA_NS,
+    ODRL_NS,
+    as_list,
+    check_type,
+    constraint_list,
+    object_fields,
+    read_term,
+    refuse,
+    scalar,
+    strings,
+)
 from connector.policy.regions import REGION_PARENT, REGIONS, region_path
-
-ODRL_NS = "http://www.w3.org/ns/odrl/2/"
-DODATA_NS = "https://w3id.org/dodata/policy#"
 
 ORG_TYPES = ("company", "public-body", "research")
 
@@ -70,7 +78,6 @@ _LOWER = {"gt", "gteq"}
 _UPPER = {"lt", "lteq"}
 _DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)")
 _DAYS = re.compile(r"P(\d{1,5})D")
-_LOGICAL = ("and", "or", "xone", "andSequence")
 _BOOLEAN_WORDS = {"true": True, "false": False}
 _BOOLEAN_TYPES = ("xsd:boolean", "http://www.w3.org/2001/XMLSchema#boolean")
 # Contexts whose terms mean what this module assumes; any other could redefine them.
@@ -79,7 +86,7 @@ KNOWN_CONTEXTS = frozenset({"https://w3id.org/dspace/2025/1/context.jsonld",
                             "https://www.w3.org/ns/odrl.jsonld"})
 _PREFIXES = {"odrl": ODRL_NS, "dodata": DODATA_NS}
 
-__all__ = ["REGIONS", "REGION_PARENT", "normalise_policy", "region_path"]
+__all__ = ["DODATA_NS", "ODRL_NS", "REGIONS", "REGION_PARENT", "normalise_policy", "region_path"]
 
 
 def epoch_seconds(moment: datetime, *, round_up: bool = False) -> int:
@@ -88,139 +95,47 @@ def epoch_seconds(moment: datetime, *, round_up: bool = False) -> int:
     return seconds + 1 if round_up and moment.microsecond else seconds
 
 
-def _refuse(detail: str, term: str) -> UnsupportedPolicy:
-    return UnsupportedPolicy(detail, term=term)
-
-
-def _canonical(raw: str) -> str:
-    for prefix in ("odrl:", ODRL_NS):
-        if raw.startswith(prefix):
-            return raw[len(prefix):]
-    if raw.startswith(DODATA_NS):
-        return "dodata:" + raw[len(DODATA_NS):]
-    return raw
-
-
-def _term(raw: Any, what: str) -> str:
-    if isinstance(raw, Mapping) and set(raw) == {"@id"}:
-        raw = raw["@id"]
-    if not isinstance(raw, str) or not raw:
-        raise _refuse(f"{what} must be a term (a string or {{'@id': ...}})", what)
-    return _canonical(raw)
-
-
-def _fields(obj: Any, allowed: set[str], what: str) -> dict[str, Any]:
-    """The object's keys in canonical form; an unknown key is refused by name."""
-    if not isinstance(obj, Mapping):
-        raise _refuse(f"{what} must be a JSON object", what)
-    out: dict[str, Any] = {}
-    for key, value in obj.items():
-        name = _canonical(key)
-        if name not in allowed:
-            raise _refuse(f"{what} has the unsupported property {key!r}", key)
-        if name in out:
-            raise _refuse(f"{what} repeats the property {name!r}", key)
-        out[name] = value
-    return out
-
-
-def _as_list(raw: Any) -> list[Any]:
-    if isinstance(raw, Mapping) and set(raw) in ({"@list"}, {"@set"}):
-        raw = next(iter(raw.values()))
-    if raw is None:
-        return []
-    return list(raw) if isinstance(raw, list) else [raw]
-
-
-def _scalar(raw: Any, term: str) -> Any:
-    if isinstance(raw, Mapping):
-        if "@value" in raw and set(raw) <= {"@value", "@type", "@language"}:
-            raw = raw["@value"]
-        elif set(raw) == {"@id"}:
-            raw = raw["@id"]
-    if isinstance(raw, Mapping | list) or raw is None:
-        raise _refuse(f"the right operand of {term!r} is not a plain value", term)
-    return raw
-
-
-def _strings(raw: Any, term: str) -> list[str]:
-    values = [_scalar(item, term) for item in _as_list(raw)]
-    if not values or not all(isinstance(v, str) and v for v in values):
-        raise _refuse(f"the right operand of {term!r} must be one or more non-empty strings",
-                      term)
-    return list(dict.fromkeys(values))
-
-
-def _check_type(fields: dict[str, Any], allowed: tuple[str, ...], what: str) -> None:
-    kind = _term(fields["@type"], "@type") if "@type" in fields else allowed[0]
-    if kind not in allowed:
-        raise _refuse(f"{what} has the unsupported @type {kind!r}", kind)
-
-
-def _constraints(raw: Any) -> list[dict[str, Any]]:
-    """Constraints as canonical field dicts, with logical ``and`` flattened."""
-    out: list[dict[str, Any]] = []
-    for item in _as_list(raw):
-        fields = _fields(item, {"@type", "@id", "uid", "leftOperand", "operator", "rightOperand",
-                                *_LOGICAL}, "constraint")
-        _check_type(fields, ("Constraint", "LogicalConstraint"), "constraint")
-        logical = [name for name in _LOGICAL if name in fields]
-        for name in logical:
-            if name != "and":
-                raise _refuse(f"the logical constraint {name!r} is not supported", name)
-        if logical:
-            if {"leftOperand", "operator", "rightOperand"} & set(fields):
-                raise _refuse("a logical constraint cannot also be an atomic one", "and")
-            out.extend(_constraints(fields["and"]))
-            continue
-        for part in ("leftOperand", "operator", "rightOperand"):
-            if part not in fields:
-                raise _refuse(f"a constraint lacks {part!r}", part)
-        out.append(fields)
-    return out
-
-
 def _set_values(op: str, left: str, raw: Any, allowed: tuple[str, ...] | frozenset[str] = ()
                 ) -> list[str]:
     if op not in _SET_OPERATORS:
-        raise _refuse(f"operator {op!r} is not supported for {left!r} (use eq or isAnyOf)", op)
-    values = _strings(raw, left)
+        raise refuse(f"operator {op!r} is not supported for {left!r} (use eq or isAnyOf)", op)
+    values = strings(raw, left)
     if op == "eq" and len(values) != 1:
-        raise _refuse(f"{left!r} with eq takes exactly one value", left)
+        raise refuse(f"{left!r} with eq takes exactly one value", left)
     for value in values:
         if allowed and value not in allowed:
-            raise _refuse(f"{value!r} is not a known value of {left!r}", left)
+            raise refuse(f"{value!r} is not a known value of {left!r}", left)
     return values
 
 
 def _flag(op: str, left: str, raw: Any) -> bool:
     if op != "eq":
-        raise _refuse(f"operator {op!r} is not supported for {left!r} (use eq)", op)
-    if isinstance(raw, Mapping) and "@type" in raw and _term(
+        raise refuse(f"operator {op!r} is not supported for {left!r} (use eq)", op)
+    if isinstance(raw, Mapping) and "@type" in raw and read_term(
             raw["@type"], "@type") not in _BOOLEAN_TYPES:
-        raise _refuse(f"the right operand of {left!r} must be an xsd:boolean", left)
-    value = _scalar(raw, left)
+        raise refuse(f"the right operand of {left!r} must be an xsd:boolean", left)
+    value = scalar(raw, left)
     # DSP's schema allows no JSON boolean as a right operand: "true"/"false" (xsd:boolean's
     # canonical lexical forms) are the wire form; a JSON boolean is still read.
     if isinstance(value, str) and value in _BOOLEAN_WORDS:
         return _BOOLEAN_WORDS[value]
     if not isinstance(value, bool):
-        raise _refuse(f"the right operand of {left!r} must be \"true\" or \"false\"", left)
+        raise refuse(f"the right operand of {left!r} must be \"true\" or \"false\"", left)
     return value
 
 
 def _instant(op: str, raw: Any) -> tuple[str, int]:
     if op not in _LOWER | _UPPER:
-        raise _refuse(f"operator {op!r} is not supported for 'dateTime'", op)
-    value = _scalar(raw, "dateTime")
+        raise refuse(f"operator {op!r} is not supported for 'dateTime'", op)
+    value = scalar(raw, "dateTime")
     if not isinstance(value, str) or not _DATETIME.fullmatch(value):
-        raise _refuse("the right operand of 'dateTime' must be an RFC 3339 date-time with a "
+        raise refuse("the right operand of 'dateTime' must be an RFC 3339 date-time with a "
                       "time zone offset", "dateTime")
     try:
         moment = datetime.fromisoformat(value)
         lower, upper = epoch_seconds(moment, round_up=True), epoch_seconds(moment)
     except (ValueError, OverflowError):
-        raise _refuse(f"{value!r} is not a valid date-time", "dateTime") from None
+        raise refuse(f"{value!r} is not a valid date-time", "dateTime") from None
     if op == "gteq":
         return "not_before", lower
     if op == "gt":
@@ -232,13 +147,13 @@ def _instant(op: str, raw: Any) -> tuple[str, int]:
 
 def _max_count(op: str, raw: Any) -> int:
     if op not in _UPPER:
-        raise _refuse(f"operator {op!r} is not supported for 'count' (use lteq or lt)", op)
-    value = _scalar(raw, "count")
+        raise refuse(f"operator {op!r} is not supported for 'count' (use lteq or lt)", op)
+    value = scalar(raw, "count")
     if type(value) is not int:
-        raise _refuse("the right operand of 'count' must be an integer", "count")
+        raise refuse("the right operand of 'count' must be an integer", "count")
     limit = value if op == "lteq" else value - 1
     if limit < 1:
-        raise _refuse("'count' must allow at least one use", "count")
+        raise refuse("'count' must allow at least one use", "count")
     return limit
 
 
@@ -249,8 +164,8 @@ _RESULT_KEY = {"purpose": "purposes", "recipient": "assignees", "spatial": "regi
 
 
 def _apply(result: dict[str, Any], seen: set[str], constraint: dict[str, Any]) -> None:
-    left = _term(constraint["leftOperand"], "leftOperand")
-    op = _term(constraint["operator"], "operator")
+    left = read_term(constraint["leftOperand"], "leftOperand")
+    op = read_term(constraint["operator"], "operator")
     raw = constraint["rightOperand"]
     value: Any
     if left == "dateTime":
@@ -264,15 +179,15 @@ def _apply(result: dict[str, Any], seen: set[str], constraint: dict[str, Any]) -
             value = _flag(op, left, raw)
         elif left == "spatial":
             # DSP's own examples write regions as blank-node labels ("_:EU").
-            codes = [_scalar(item, left) for item in _as_list(raw)]
+            codes = [scalar(item, left) for item in as_list(raw)]
             codes = [c.removeprefix("_:") if isinstance(c, str) else c for c in codes]
             value = _set_values(op, left, codes, REGIONS)
         else:
             value = _set_values(op, left, raw, ORG_TYPES if left == "dodata:orgType" else ())
     else:
-        raise _refuse(f"left operand {left!r} is not supported", left)
+        raise refuse(f"left operand {left!r} is not supported", left)
     if slot in seen:
-        raise _refuse(f"{left!r} is constrained more than once", left)
+        raise refuse(f"{left!r} is constrained more than once", left)
     seen.add(slot)
     if left == "dateTime":
         result["window"][bound] = value
@@ -281,52 +196,52 @@ def _apply(result: dict[str, Any], seen: set[str], constraint: dict[str, Any]) -
 
 
 def _duty(raw: Any) -> dict[str, Any]:
-    fields = _fields(raw, {"@type", "@id", "uid", "action", "constraint"}, "duty")
-    _check_type(fields, ("Duty",), "duty")
+    fields = object_fields(raw, {"@type", "@id", "uid", "action", "constraint"}, "duty")
+    check_type(fields, ("Duty",), "duty")
     if "action" not in fields:
-        raise _refuse("a duty lacks 'action'", "action")
-    action = _term(fields["action"], "action")
-    constraints = _constraints(fields.get("constraint"))
+        raise refuse("a duty lacks 'action'", "action")
+    action = read_term(fields["action"], "action")
+    constraints = constraint_list(fields.get("constraint"))
     if action == "inform":
         if constraints:
-            raise _refuse("'inform' takes no constraints", "inform")
+            raise refuse("'inform' takes no constraints", "inform")
         return {"type": "notify_owner"}
     expected = {"delete": ("elapsedTime", ("eq", "lteq")),
                 "aggregate": ("dodata:minGroupSize", ("gteq",))}.get(action)
     if expected is None:
-        raise _refuse(f"duty action {action!r} is not supported", action)
+        raise refuse(f"duty action {action!r} is not supported", action)
     if len(constraints) != 1:
-        raise _refuse(f"{action!r} takes exactly one constraint ({expected[0]})", action)
-    left = _term(constraints[0]["leftOperand"], "leftOperand")
-    op = _term(constraints[0]["operator"], "operator")
+        raise refuse(f"{action!r} takes exactly one constraint ({expected[0]})", action)
+    left = read_term(constraints[0]["leftOperand"], "leftOperand")
+    op = read_term(constraints[0]["operator"], "operator")
     if left != expected[0]:
-        raise _refuse(f"left operand {left!r} is not supported in a {action!r} duty", left)
+        raise refuse(f"left operand {left!r} is not supported in a {action!r} duty", left)
     if op not in expected[1]:
-        raise _refuse(f"operator {op!r} is not supported for {left!r}", op)
-    value = _scalar(constraints[0]["rightOperand"], left)
+        raise refuse(f"operator {op!r} is not supported for {left!r}", op)
+    value = scalar(constraints[0]["rightOperand"], left)
     if action == "delete":
         match = _DAYS.fullmatch(value) if isinstance(value, str) else None
         if match is None:
-            raise _refuse("'elapsedTime' must be a duration in days, e.g. 'P30D'", left)
+            raise refuse("'elapsedTime' must be a duration in days, e.g. 'P30D'", left)
         return {"type": "delete_after", "days": int(match.group(1))}
     if type(value) is not int or value < 2:
-        raise _refuse("'dodata:minGroupSize' must be an integer of at least 2", left)
+        raise refuse("'dodata:minGroupSize' must be an integer of at least 2", left)
     return {"type": "aggregate_only", "k": value}
 
 
 def _check_context(raw: Any) -> None:
-    for item in _as_list(raw):
+    for item in as_list(raw):
         known = item in KNOWN_CONTEXTS if isinstance(item, str) else (
             isinstance(item, Mapping) and all(_PREFIXES.get(k) == v for k, v in item.items()))
         if not known:
-            raise _refuse("only the DSP 2025-1 and ODRL contexts (and the odrl:/dodata: "
+            raise refuse("only the DSP 2025-1 and ODRL contexts (and the odrl:/dodata: "
                           "prefixes) are understood", "@context")
 
 
 def _one_iri(raw: Any, what: str) -> str:
-    values = _strings(raw, what)
+    values = strings(raw, what)
     if len(values) != 1:
-        raise _refuse(f"{what!r} must be a single identifier", what)
+        raise refuse(f"{what!r} must be a single identifier", what)
     return values[0]
 
 
@@ -336,27 +251,27 @@ def normalise_policy(odrl: Mapping[str, Any]) -> dict[str, Any]:
     Raises ``UnsupportedPolicy`` (with ``term``) for any term, operator, action or right operand
     this connector cannot enforce exactly.
     """
-    fields = _fields(odrl, {"@context", "@id", "uid", "@type", "target", "profile", "timestamp",
-                            "assigner", "assignee", "permission", "prohibition", "obligation"},
-                     "policy")
+    fields = object_fields(odrl, {"@context", "@id", "uid", "@type", "target", "profile",
+                                  "timestamp", "assigner", "assignee", "permission",
+                                  "prohibition", "obligation"}, "policy")
     _check_context(fields.get("@context"))
-    kind = _term(fields["@type"], "@type") if "@type" in fields else None
+    kind = read_term(fields["@type"], "@type") if "@type" in fields else None
     if kind not in ("Offer", "Agreement"):
-        raise _refuse("a policy must be an Offer or an Agreement", kind or "@type")
-    if _as_list(fields.get("prohibition")):
-        raise _refuse("prohibitions are not supported", "prohibition")
-    permissions = _as_list(fields.get("permission"))
+        raise refuse("a policy must be an Offer or an Agreement", kind or "@type")
+    if as_list(fields.get("prohibition")):
+        raise refuse("prohibitions are not supported", "prohibition")
+    permissions = as_list(fields.get("permission"))
     if len(permissions) != 1:
-        raise _refuse("a policy must have exactly one permission", "permission")
-    rule = _fields(permissions[0], {"@type", "@id", "uid", "action", "constraint", "duty",
+        raise refuse("a policy must have exactly one permission", "permission")
+    rule = object_fields(permissions[0], {"@type", "@id", "uid", "action", "constraint", "duty",
                                     "target"}, "permission")
-    _check_type(rule, ("Permission",), "permission")
-    action = _term(rule.get("action"), "action")
+    check_type(rule, ("Permission",), "permission")
+    action = read_term(rule.get("action"), "action")
     if action != "use":
-        raise _refuse(f"permission action {action!r} is not supported (use 'use')", action)
+        raise refuse(f"permission action {action!r} is not supported (use 'use')", action)
     targets = {_one_iri(t, "target") for t in (fields.get("target"), rule.get("target")) if t}
     if len(targets) > 1:
-        raise _refuse("the permission's target differs from the policy's", "target")
+        raise refuse("the permission's target differs from the policy's", "target")
     ident = fields.get("@id", fields.get("uid"))
     result: dict[str, Any] = {
         "id": _one_iri(ident, "@id") if ident is not None else None,
@@ -367,23 +282,23 @@ def normalise_policy(odrl: Mapping[str, Any]) -> dict[str, Any]:
         "consent_required": False, "approval_required": False, "duties": [],
     }
     seen: set[str] = set()
-    for constraint in _constraints(rule.get("constraint")):
+    for constraint in constraint_list(rule.get("constraint")):
         _apply(result, seen, constraint)
     window = result["window"]
     if None not in window.values() and window["not_before"] > window["not_after"]:
-        raise _refuse("the 'dateTime' constraints leave an empty usage window", "dateTime")
+        raise refuse("the 'dateTime' constraints leave an empty usage window", "dateTime")
     if "assignee" in fields:
-        named = _strings(fields["assignee"], "assignee")
+        named = strings(fields["assignee"], "assignee")
         allowed = result["assignees"]
         result["assignees"] = named if allowed is None else [p for p in allowed if p in named]
         if not result["assignees"]:
-            raise _refuse("the policy's assignee is not among the allowed recipients",
+            raise refuse("the policy's assignee is not among the allowed recipients",
                           "recipient")
     duties: dict[str, dict[str, Any]] = {}
-    for raw in [*_as_list(rule.get("duty")), *_as_list(fields.get("obligation"))]:
+    for raw in [*as_list(rule.get("duty")), *as_list(fields.get("obligation"))]:
         duty = _duty(raw)
         if duty["type"] in duties:
-            raise _refuse(f"the duty {duty['type']!r} appears more than once", duty["type"])
+            raise refuse(f"the duty {duty['type']!r} appears more than once", duty["type"])
         duties[duty["type"]] = duty
     result["duties"] = [duties[name] for name in sorted(duties)]
     return result
