@@ -39,6 +39,7 @@ from typing import Any
 from connector.policy.odrl import epoch_seconds, normalise_policy, region_path
 
 APPROVAL_STATUSES = ("none", "pending", "approved", "rejected")
+CONSENT_SCOPES = ("rows", "all_subjects")
 DUTY_FIELDS = {"aggregate_only": "k", "delete_after": "days", "notify_owner": None}
 _LISTS = ("purposes", "assignees", "org_types", "regions")
 
@@ -95,9 +96,9 @@ def _count(value: Any, field: str, *, minimum: int) -> int:
 def normalised_policy(policy: Mapping[str, Any]) -> dict[str, Any]:
     """Check a stored normalised policy and fill its defaults (ODRL is normalised first)."""
     if "permission" in policy or "@type" in policy:
-        return normalise_policy(policy)
+        policy = normalise_policy(policy)
     known = {"id", "kind", "target", "assigner", *_LISTS, "window", "max_count",
-             "consent_required", "approval_required", "duties"}
+             "consent_required", "consent_scope", "approval_required", "duties"}
     unknown = sorted(set(policy) - known)
     if unknown:
         raise ValueError(f"policy: unknown keys {unknown} (neither ODRL nor normalised)")
@@ -116,6 +117,10 @@ def normalised_policy(policy: Mapping[str, Any]) -> dict[str, Any]:
     out["max_count"] = None if limit is None else _count(limit, "policy.max_count", minimum=0)
     for key in ("consent_required", "approval_required"):
         out[key] = _bool(policy.get(key, False), f"policy.{key}")
+    # Checked, then left out: the data plane applies these (which subjects are decided for,
+    # how rows are aggregated); the rules never read them.
+    if policy.get("consent_scope", "rows") not in CONSENT_SCOPES:
+        raise ValueError(f"policy.consent_scope: expected one of {', '.join(CONSENT_SCOPES)}")
     out["duties"] = [_duty(d) for d in policy.get("duties") or []]
     return out
 
@@ -126,6 +131,7 @@ def _duty(duty: Any) -> dict[str, Any]:
     param = DUTY_FIELDS[duty["type"]]
     if param is None:
         return {"type": duty["type"]}
+    _str_list(duty.get("group_by") or [], "duty.group_by")
     return {"type": duty["type"], param: _count(duty.get(param), f"duty.{param}", minimum=0)}
 
 

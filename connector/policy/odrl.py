@@ -15,8 +15,9 @@ Normalised shape (every key always present)::
      "org_types":  [str, ...] | null,      # subset of ORG_TYPES; null: any
      "regions":    [str, ...] | null,      # region codes of REGION_PARENT; null: anywhere
      "consent_required":  bool,
+     "consent_scope":     "rows" | "all_subjects",  # personal data: filter rows, or all-or-nothing
      "approval_required": bool,
-     "duties": [{"type": "aggregate_only", "k": int},
+     "duties": [{"type": "aggregate_only", "k": int, "group_by": [str, ...]},
                 {"type": "delete_after", "days": int},
                 {"type": "notify_owner"}]}   # sorted by type, each type at most once
 
@@ -32,6 +33,7 @@ What is understood (terms plain, ``odrl:``-prefixed or full IRIs; ours under ``d
     spatial                   eq, isAnyOf         region codes (DE-NW, DE, EU, ...; "_:EU" too)
     dodata:orgType            eq, isAnyOf         research, company, public-body
     dodata:consentRequired    eq                  "true" | "false" (or a JSON boolean)
+    dodata:consentScope       eq                  "rows" (default) | "allSubjects"
     dodata:approvalRequired   eq                  "true" | "false" (or a JSON boolean)
 
 Boolean right operands: DSP's schema allows only strings, objects and arrays there, so the wire
@@ -39,7 +41,13 @@ form is the string ``"true"``/``"false"`` or ``{"@value": "true", "@type": "xsd:
 
 Duties (in a permission's ``duty`` or the policy's ``obligation``): ``delete`` with
 ``elapsedTime`` eq/lteq ``P<n>D`` → ``delete_after``; ``inform`` without constraints →
-``notify_owner``; ``aggregate`` with ``dodata:minGroupSize`` gteq k (k >= 2) → ``aggregate_only``.
+``notify_owner``; ``aggregate`` with ``dodata:minGroupSize`` gteq k (k >= 2) → ``aggregate_only``,
+optionally with ``dodata:groupBy`` eq/isAnyOf column names (the aggregates' groups; none: one
+group over all rows).
+
+Consent scope: with ``rows`` a personal-data transfer serves the rows of the subjects whose
+consent is valid; with ``allSubjects`` it is refused unless every subject the dataset covers
+consents.
 Exactly one permission, action ``use``; no prohibitions. Logical ``and`` is flattened (it is what
 a constraint list means anyway); ``or``, ``xone`` and ``andSequence`` are refused. A policy-level
 ``assignee`` (targeted offer, or the consumer of an agreement) narrows ``assignees``. Times are
@@ -160,7 +168,9 @@ def _max_count(op: str, raw: Any) -> int:
 _RESULT_KEY = {"purpose": "purposes", "recipient": "assignees", "spatial": "regions",
                "dodata:orgType": "org_types", "count": "max_count",
                "dodata:consentRequired": "consent_required",
-               "dodata:approvalRequired": "approval_required"}
+               "dodata:approvalRequired": "approval_required",
+               "dodata:consentScope": "consent_scope"}
+_CONSENT_SCOPES = {"rows": "rows", "allSubjects": "all_subjects"}
 
 
 def _apply(result: dict[str, Any], seen: set[str], constraint: dict[str, Any]) -> None:
@@ -177,6 +187,11 @@ def _apply(result: dict[str, Any], seen: set[str], constraint: dict[str, Any]) -
             value = _max_count(op, raw)
         elif left in ("dodata:consentRequired", "dodata:approvalRequired"):
             value = _flag(op, left, raw)
+        elif left == "dodata:consentScope":
+            scope = _set_values(op, left, raw, tuple(_CONSENT_SCOPES))
+            if len(scope) != 1:
+                raise refuse(f"{left!r} takes exactly one value", left)
+            value = _CONSENT_SCOPES[scope[0]]
         elif left == "spatial":
             # DSP's own examples write regions as blank-node labels ("_:EU").
             codes = [scalar(item, left) for item in as_list(raw)]
@@ -210,6 +225,18 @@ def _duty(raw: Any) -> dict[str, Any]:
                 "aggregate": ("dodata:minGroupSize", ("gteq",))}.get(action)
     if expected is None:
         raise refuse(f"duty action {action!r} is not supported", action)
+    group_by: list[str] | None = None
+    if action == "aggregate":
+        rest = []
+        for constraint in constraints:
+            if read_term(constraint["leftOperand"], "leftOperand") != "dodata:groupBy":
+                rest.append(constraint)
+            elif group_by is not None:
+                raise refuse("'dodata:groupBy' appears more than once", "dodata:groupBy")
+            else:
+                group_by = _set_values(read_term(constraint["operator"], "operator"),
+                                       "dodata:groupBy", constraint["rightOperand"])
+        constraints = rest
     if len(constraints) != 1:
         raise refuse(f"{action!r} takes exactly one constraint ({expected[0]})", action)
     left = read_term(constraints[0]["leftOperand"], "leftOperand")
@@ -226,7 +253,7 @@ def _duty(raw: Any) -> dict[str, Any]:
         return {"type": "delete_after", "days": int(match.group(1))}
     if type(value) is not int or value < 2:
         raise refuse("'dodata:minGroupSize' must be an integer of at least 2", left)
-    return {"type": "aggregate_only", "k": value}
+    return {"type": "aggregate_only", "k": value, "group_by": group_by or []}
 
 
 def _check_context(raw: Any) -> None:
@@ -279,7 +306,8 @@ def normalise_policy(odrl: Mapping[str, Any]) -> dict[str, Any]:
         "assigner": _one_iri(fields["assigner"], "assigner") if "assigner" in fields else None,
         "purposes": None, "window": {"not_before": None, "not_after": None}, "max_count": None,
         "assignees": None, "org_types": None, "regions": None,
-        "consent_required": False, "approval_required": False, "duties": [],
+        "consent_required": False, "consent_scope": "rows", "approval_required": False,
+        "duties": [],
     }
     seen: set[str] = set()
     for constraint in constraint_list(rule.get("constraint")):

@@ -39,12 +39,59 @@ EMPTY = {
     "id": "urn:offer:1", "kind": "offer", "target": None, "assigner": OWNER,
     "purposes": None, "window": {"not_before": None, "not_after": None}, "max_count": None,
     "assignees": None, "org_types": None, "regions": None,
-    "consent_required": False, "approval_required": False, "duties": [],
+    "consent_required": False, "consent_scope": "rows", "approval_required": False,
+    "duties": [],
 }
 
 
 def expect(**changes: Any) -> dict[str, Any]:
     return {**copy.deepcopy(EMPTY), **changes}
+
+
+def engine_view(policy: dict[str, Any]) -> dict[str, Any]:
+    """What the engine gets: the data plane's keys (consent scope, grouping) left out."""
+    duties = [{k: v for k, v in d.items() if k != "group_by"} for d in policy["duties"]]
+    return {**{k: v for k, v in policy.items() if k != "consent_scope"}, "duties": duties}
+
+
+def test_consent_scope_and_aggregate_grouping() -> None:
+    policy = offer(c("dodata:consentScope", "eq", "allSubjects"),
+                   duty=[{"action": "aggregate", "constraint": [
+                       c("dodata:minGroupSize", "gteq", 5),
+                       c("dodata:groupBy", "isAnyOf", ["timestamp", "district"])]}])
+    result = normalise_policy(policy)
+    assert result["consent_scope"] == "all_subjects"
+    assert result["duties"] == [{"type": "aggregate_only", "k": 5,
+                                 "group_by": ["timestamp", "district"]}]
+    assert normalised_policy(result) == engine_view(result)
+    assert normalise_policy(offer(c("dodata:consentScope", "eq", "rows")))[
+        "consent_scope"] == "rows"
+
+
+@pytest.mark.parametrize(("policy", "term"), [
+    (offer(c("dodata:consentScope", "eq", "everyone")), "dodata:consentScope"),
+    (offer(c("dodata:consentScope", "isAnyOf", ["rows", "allSubjects"])), "dodata:consentScope"),
+    (offer(c("dodata:consentScope", "lteq", "rows")), "lteq"),
+    (offer(duty=[{"action": "aggregate", "constraint": [
+        c("dodata:minGroupSize", "gteq", 5), c("dodata:groupBy", "eq", "a"),
+        c("dodata:groupBy", "eq", "b")]}]), "dodata:groupBy"),
+    (offer(duty=[{"action": "aggregate", "constraint": [c("dodata:groupBy", "eq", "a")]}]),
+     "aggregate"),
+    (offer(duty=[{"action": "delete", "constraint": [
+        c("elapsedTime", "lteq", "P3D"), c("dodata:groupBy", "eq", "a")]}]), "delete"),
+])
+def test_bad_consent_scope_or_grouping_is_refused_by_name(policy: dict[str, Any],
+                                                          term: str) -> None:
+    with pytest.raises(UnsupportedPolicy) as caught:
+        normalise_policy(policy)
+    assert caught.value.extra["term"] == term
+
+
+def test_stored_policy_with_a_bad_scope_or_grouping_is_an_error() -> None:
+    with pytest.raises(ValueError, match="consent_scope"):
+        normalised_policy(expect(consent_scope="most"))
+    with pytest.raises(ValueError, match="group_by"):
+        normalised_policy(expect(duties=[{"type": "aggregate_only", "k": 3, "group_by": [1]}]))
 
 
 # --- what is understood ---------------------------------------------------------------------
@@ -80,8 +127,8 @@ def test_every_operand_and_duty() -> None:
         regions=["DE-NW", "EU"],
         consent_required=True,
         approval_required=True,
-        duties=[{"type": "aggregate_only", "k": 10}, {"type": "delete_after", "days": 30},
-                {"type": "notify_owner"}],
+        duties=[{"type": "aggregate_only", "k": 10, "group_by": []},
+                {"type": "delete_after", "days": 30}, {"type": "notify_owner"}],
     )
 
 
@@ -376,7 +423,7 @@ def test_build_input_full() -> None:
                               "region": "DE-NW", "region_path": ["DE-NW", "DE", "EU"]}
     assert doc["resource"] == {"dataset": "urn:d", "owner": OWNER, "personal_data": False,
                                "data_subject": "urn:s"}
-    assert doc["policy"] == expect(purposes=["research"])
+    assert doc["policy"] == engine_view(expect(purposes=["research"]))
     assert doc["context"] == {
         "now": NOW_S, "purpose": "research", "usage_count": 2,
         "consents": [{"subject": "urn:s", "recipient": P, "purpose": "research",
@@ -466,7 +513,7 @@ def test_odrl_policy_given_to_build_input_is_normalised_or_refused() -> None:
 def test_stored_normalised_policy_keeps_its_values() -> None:
     stored = expect(max_count=0, duties=[{"type": "delete_after", "days": 0}],
                     window={"not_before": 5, "not_after": None})
-    assert normalised_policy(stored) == stored
+    assert normalised_policy(stored) == engine_view(stored)
 
 
 @settings(max_examples=200, deadline=None)
