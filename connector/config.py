@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     audit_checkpoint_seconds: float = Field(10.0, gt=0, description="Sign a new audit "
                                             "checkpoint at least this often while entries are "
                                             "unsigned.")
+    consent_sweep_seconds: float = Field(60.0, gt=0, description="Look for consent records "
+                                         "that expired at least this often (and at each "
+                                         "record's expiry time); expiry ends their transfers "
+                                         "like a withdrawal.")
     access_token_lifetime: int = Field(300, ge=30, le=600, description="Lifetime in seconds of "
                                        "access tokens issued by the embedded authorization "
                                        "server (at most 10 minutes).")

@@ -63,5 +63,6 @@ def decide(runtime: Runtime, conn: Connection, *, action: str, participant: str,
             "reasons": [r.as_dict() for r in decision.reasons],
             "obligations": [dict(o) for o in decision.obligations],
             "decision_id": decision.decision_id, "engine": decision.engine,
-            "policy_revision": decision.revision, **(extra or {})}])
+            "policy_revision": decision.revision,
+            **({"data_subject": data_subject} if data_subject else {}), **(extra or {})}])
     return decision

@@ -43,6 +43,8 @@ class Runtime:
     #: DSP: who our counterparties are, and the worker that delivers our outgoing messages.
     identity: Identity = field(init=False)
     delivery: DeliveryWorker | None = None
+    #: Consent: the sweep that ends expired consents like withdrawn ones.
+    consent_expiry: Any = None
 
     def __post_init__(self) -> None:
         self.auth = AuthContext(self.settings, self.engine, self.keys)
@@ -74,7 +76,10 @@ class Runtime:
         return self.keys.current("audit")
 
     def start_background(self) -> None:
-        """Start the checkpoint signer (the HTTP service does; one-shot CLI commands do not)."""
+        """Start the checkpoint signer, the DSP delivery worker and the consent expiry sweep.
+
+        The HTTP service does; one-shot CLI commands do not.
+        """
         self.checkpoints = CheckpointScheduler(
             self.engine, origin=self.settings.audit_origin,
             private_key=self.audit_key.private_key,
@@ -85,9 +90,18 @@ class Runtime:
                                        self.identity.outgoing_headers(counterparty=counterparty,
                                                                       url=url))
         self.delivery.start()
+        # Imported here: consent enforcement terminates transfers, whose module needs Runtime.
+        from connector.consent.expiry import ExpirySweeper
+
+        self.consent_expiry = ExpirySweeper(self,
+                                            every_seconds=self.settings.consent_sweep_seconds)
+        self.consent_expiry.start()
 
     def stop_background(self) -> None:
         """Stop delivering and signing (a last checkpoint is signed on the way out)."""
+        if self.consent_expiry is not None:
+            self.consent_expiry.stop()
+            self.consent_expiry = None
         if self.delivery is not None:
             self.delivery.stop()
             self.delivery = None

@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from connector.catalog.models import Dataset
 from connector.consent import service
+from connector.consent.aggregate import aggregate_csv
 from connector.negotiation.models import Agreement
 
 
@@ -60,6 +61,12 @@ async def filter_csv(chunks: AsyncIterator[bytes], *, column: str,
             yield pending
 
 
+def aggregate_duty(agreement: Agreement | None) -> dict[str, Any] | None:
+    """The agreement's ``aggregate_only`` duty, if it has one."""
+    duties = ((agreement.normalised or {}).get("duties") or []) if agreement else []
+    return next((dict(d) for d in duties if d.get("type") == "aggregate_only"), None)
+
+
 class ConsentRowFilter:
     """The data plane's row filter for personal data (``transfer.dataplane.RowFilter``)."""
 
@@ -69,12 +76,21 @@ class ConsentRowFilter:
 
     def filter(self, chunks: AsyncIterator[bytes], *, dataset: Dataset, participant: str,
                runtime: Any = None, agreement_id: str | None = None) -> AsyncIterator[bytes]:
-        """Only the rows of subjects with valid consent for this recipient and purpose."""
+        """Only the rows of subjects with valid consent for this recipient and purpose.
+
+        Under an aggregate-only agreement, only the aggregates of those rows (``aggregate``).
+        """
         allowed: frozenset[str] = frozenset()
+        aggregate = None
         if runtime is not None and dataset.subject_column:
             with Session(runtime.engine) as session:
                 agreement = session.get(Agreement, agreement_id) if agreement_id else None
                 purpose = agreement.purpose if agreement is not None else None
                 allowed = allowed_subjects(session, dataset=dataset, recipient=participant,
                                            purpose=purpose)
-        return filter_csv(chunks, column=dataset.subject_column or "\0", allowed=allowed)
+                aggregate = aggregate_duty(agreement)
+        rows = filter_csv(chunks, column=dataset.subject_column or "\0", allowed=allowed)
+        if aggregate is None:
+            return rows
+        return aggregate_csv(rows, subject_column=dataset.subject_column or "",
+                             k=int(aggregate["k"]), group_by=aggregate.get("group_by") or [])

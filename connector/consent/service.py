@@ -20,9 +20,10 @@ from connector.consent.models import EVENT_TYPES, SCHEMA_VERSION, ConsentEvent, 
 from connector.errors import Conflict, NotFound, ValidationFailed
 from connector.timeutil import utcnow
 
-#: Called after a withdrawal commits its record (subject, record id): issue 6's enforcement
-#: (terminating transfers that only concerned that subject) registers here.
-WITHDRAWAL_HOOKS: list[Callable[[Session, ConsentRecord], None]] = []
+#: Called when a record ends (``withdrawn`` or ``expired``), in the transaction that records the
+#: event: ``consent.enforce`` registers the marking of agreements and the termination of the
+#: transfers that have nothing left to serve. Arguments: runtime, session, record, event type.
+LAPSE_HOOKS: list[Callable[[Any, Session, ConsentRecord, str], None]] = []
 
 
 @dataclass(frozen=True)
@@ -200,17 +201,69 @@ def list_for(session: Session, *, data_subject: str) -> list[ConsentView]:
     return [view(session, record_id) for record_id in ids]
 
 
-def withdraw(session: Session, *, record_id: str, data_subject: str | None,
-             actor: str) -> ConsentView:
-    """Withdraw at once: after this returns, no pull serves the subject's rows."""
+def withdraw(session: Session, *, record_id: str, data_subject: str | None, actor: str,
+             runtime: Any) -> ConsentView:
+    """Withdraw at once: after this returns, no pull serves the subject's rows.
+
+    The record row is locked first, so two withdrawals (or a withdrawal and the expiry sweep)
+    of one record record one event between them.
+    """
+    session.get(ConsentRecord, record_id, with_for_update=True)
     current = view(session, record_id, data_subject=data_subject)
-    if current.status == "withdrawn":
-        return current  # withdrawing twice has the effect of once
+    if current.status in ("withdrawn", "expired"):
+        session.rollback()
+        return current  # withdrawing twice (or after the end) has the effect of once
     _add_event(session, current.record, "withdrawn", actor)
-    for hook in WITHDRAWAL_HOOKS:
-        hook(session, current.record)
+    for hook in LAPSE_HOOKS:
+        hook(runtime, session, current.record, "withdrawn")
     session.commit()
     return view(session, record_id)
+
+
+def _ended(session: Session, record_ids: Sequence[str]) -> set[str]:
+    """Those of ``record_ids`` that already have a ``withdrawn`` or ``expired`` event."""
+    if not record_ids:
+        return set()
+    return set(session.exec(select(ConsentEvent.record_id).where(
+        col(ConsentEvent.record_id).in_(record_ids),
+        col(ConsentEvent.type).in_(["withdrawn", "expired"]))).all())
+
+
+def expire_due(session: Session, *, runtime: Any, now: datetime | None = None) -> list[str]:
+    """Record ``expired`` (at its ``valid_until``) for each record that ran out; their ids.
+
+    Pulls refuse an expired record from the moment it expires (status is derived from time);
+    this gives expiry the same event, audit entry and enforcement as a withdrawal. Each record
+    is its own transaction, locked, so concurrent sweeps record one event.
+    """
+    moment = now or utcnow()
+    ended = select(ConsentEvent.id).where(
+        col(ConsentEvent.record_id) == ConsentRecord.id,
+        col(ConsentEvent.type).in_(["withdrawn", "expired"]))
+    due = session.exec(select(ConsentRecord.id).where(
+        col(ConsentRecord.valid_until).is_not(None),
+        col(ConsentRecord.valid_until) <= moment, ~ended.exists())).all()
+    session.rollback()
+    expired: list[str] = []
+    for record_id in due:
+        record = session.get(ConsentRecord, record_id, with_for_update=True)
+        if record is None or _ended(session, [record_id]) or record.valid_until is None:
+            session.rollback()
+            continue
+        _add_event(session, record, "expired", "connector", at=_aware(record.valid_until))
+        for hook in LAPSE_HOOKS:
+            hook(runtime, session, record, "expired")
+        session.commit()
+        expired.append(record_id)
+    return expired
+
+
+def next_expiry(session: Session, *, after: datetime) -> datetime | None:
+    """The earliest ``valid_until`` after ``after`` (when the sweep next has work)."""
+    moment = session.exec(select(ConsentRecord.valid_until).where(
+        col(ConsentRecord.valid_until) > after).order_by(
+            col(ConsentRecord.valid_until)).limit(1)).first()
+    return _aware(moment) if moment is not None else None
 
 
 def valid_consents(session: Session, *, dataset: str, recipient: str | None = None,

@@ -88,4 +88,10 @@ class Agreement(SQLModel, table=True):
     # Set when the ODRL uses terms connector.policy.odrl cannot enforce (normalised is then {}):
     # the unsupported term and why. Only a counterparty's agreement can end up like this.
     unsupported: str | None = Field(default=None, max_length=500)
+    # Set when a consent the agreement relied on ends (consent.enforce): ``reduced`` (fewer
+    # subjects' rows are served now) or ``lapsed`` (nothing may be served; its transfers were
+    # terminated). The agreement stays usable: a later transfer is decided afresh.
+    consent_state: str | None = Field(default=None, max_length=20)
+    consent_changed_at: datetime | None = Field(default=None,
+                                                sa_column=Column(DateTime(timezone=True)))
     signed_at: datetime = _ts()

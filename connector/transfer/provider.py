@@ -26,6 +26,8 @@ from sqlmodel import Session, col, select
 from connector.access.models import AccessRequest
 from connector.catalog.models import Dataset
 from connector.consent import service as consent_service
+from connector.consent.rows import aggregate_duty
+from connector.consent.subjects import SubjectsUnknown, covered_subjects
 from connector.decisions import decide
 from connector.dsp.messages import DataAddress, EndpointProperty, TransferRequestMessage
 from connector.errors import BadRequest, Conflict, UnsupportedPolicy
@@ -57,14 +59,17 @@ class PolicyContext:
     data_subject: str | None = None
 
 
-def policy_context(session: Session, *, agreement: Agreement, dataset: Dataset,
-                   participant: str) -> PolicyContext:
+def policy_context(runtime: Runtime, session: Session, *, agreement: Agreement,
+                   dataset: Dataset, participant: str) -> PolicyContext:
     """Consents and approval for a transfer decision.
 
     The approval is the owner's decision on the access request of the agreement's negotiation
-    (``connector.access``), read at each decision. Consents are not looked up here: they are
-    per data subject, and a personal dataset's transfer is decided row by row by issue 6's
-    row filter (``dataplane.row_filter``); until then a policy that needs consent denies.
+    (``connector.access``), read at each decision. Consent is per data subject, so personal
+    data is decided for one subject: with the default consent scope (``rows``) for one that
+    consents (the row filter then serves exactly the rows of every subject whose consent is
+    valid at the pull; none at all is ``consent_missing``); with ``all_subjects`` for the first
+    subject the dataset covers that does not consent, if any, so one missing consent refuses
+    the whole transfer.
     """
     approval = None
     if agreement.negotiation_id:
@@ -77,10 +82,12 @@ def policy_context(session: Session, *, agreement: Agreement, dataset: Dataset,
     consents: list[Mapping[str, Any]] = []
     data_subject = None
     if dataset.personal_data:
-        # Decided for one consenting subject: the row filter then serves exactly the rows of
-        # every subject whose consent is valid at the pull; none at all is consent_missing.
         views = consent_service.valid_consents(session, dataset=dataset.id,
                                                recipient=participant, purpose=agreement.purpose)
+        if (agreement.normalised or {}).get("consent_scope") == "all_subjects":
+            missing = _first_without_consent(runtime, dataset, views)
+            if missing is not None:
+                return PolicyContext(approval=approval, data_subject=missing)
         if views:
             record = views[0].record
             data_subject = record.data_subject
@@ -89,6 +96,18 @@ def policy_context(session: Session, *, agreement: Agreement, dataset: Dataset,
                          "granted_at": record.valid_from, "expires_at": record.valid_until,
                          "withdrawn_at": None}]
     return PolicyContext(consents=consents, approval=approval, data_subject=data_subject)
+
+
+def _first_without_consent(runtime: Runtime, dataset: Dataset,
+                           views: list[consent_service.ConsentView]) -> str | None:
+    """The first subject ``dataset`` covers without a consent in ``views`` (None: all have)."""
+    try:
+        covered = covered_subjects(runtime, dataset)
+    except SubjectsUnknown as exc:
+        # Unknown subjects cannot all have consented: decide for a subject with no consent.
+        return f"urn:dodata:unknown-subjects:{str(exc)[:200]}"
+    missing = covered - consent_service.subjects_with_consent(views)
+    return min(missing) if missing else None
 
 
 def usage_count(session: Session, agreement_id: str) -> int:
@@ -111,7 +130,14 @@ def terms(session: Session, transfer: Transfer, *, lock: bool = False,
 def check_policy(runtime: Runtime, session: Session, transfer: Transfer, agreement: Agreement,
                  dataset: Dataset) -> Decision:
     """The policy's ``transfer`` decision for this transfer now (audited by ``decide``)."""
-    context = policy_context(session, agreement=agreement, dataset=dataset,
+    if aggregate_duty(agreement) is not None and not (dataset.personal_data
+                                                       and dataset.subject_column):
+        # Aggregates are over data subjects: without a subject column none can be formed, and
+        # serving the rows instead would break the duty.
+        return Decision(allow=False, reasons=(Reason(
+            "aggregate_unavailable", "the agreement allows only aggregates over data subjects, "
+            "and this dataset names no subject column"),))
+    context = policy_context(runtime, session, agreement=agreement, dataset=dataset,
                              participant=transfer.counterparty)
     try:
         return decide(runtime, session.connection(), action="transfer",

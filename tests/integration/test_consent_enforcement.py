@@ -97,12 +97,13 @@ def test_withdrawal_takes_effect_at_the_next_pull(data_dir: Path, database_url: 
         assert subjects() == ["urn:subject:hh-2", "urn:subject:hh-3", "urn:subject:hh-5"]
         with Session(runtime.engine) as session:
             service.withdraw(session, record_id=records[3], data_subject=None,
-                             actor="urn:subject:hh-3")
+                             actor="urn:subject:hh-3", runtime=runtime)
         assert subjects() == ["urn:subject:hh-2", "urn:subject:hh-5"]
         with Session(runtime.engine) as session:
             for n in (2, 5):
                 service.withdraw(session, record_id=records[n], data_subject=None,
-                                 actor=f"urn:subject:hh-{n}")
+                                 actor=f"urn:subject:hh-{n}", runtime=runtime)
+        # No consenting subject is left: the transfer was terminated (consent.enforce).
         denied = http.get(f"/data/{pid}", headers={"Authorization": f"Bearer {token}"})
         assert denied.status_code == 403
-        assert "consent_missing" in denied.text
+        assert "TERMINATED" in denied.json()["detail"]

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from connector.api.deps import RuntimeDep, SessionDep
 from connector.api.security import PUBLIC, requires
 from connector.auth.principal import Principal
+from connector.consent import enforce as enforce  # registers what a withdrawal ends
 from connector.consent import service
 from connector.consent.dpv import to_jsonld
 from connector.consent.receipts import issue_receipt
@@ -56,7 +57,7 @@ def one(record_id: str, principal: Subject, session: SessionDep,
 def withdraw(record_id: str, principal: Subject, session: SessionDep,
              runtime: RuntimeDep) -> JSONResponse:
     item = service.withdraw(session, record_id=record_id, data_subject=principal.participant,
-                            actor=principal.participant)
+                            actor=principal.participant, runtime=runtime)
     return _with_receipt(runtime, item, "withdrawn", principal.participant)
 
 

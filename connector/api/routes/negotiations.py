@@ -85,6 +85,11 @@ class AgreementOut(BaseModel):
     purpose: str | None
     status: str = Field(description="`pending` (agreed), `active` (finalized) or "
                         "`terminated`.")
+    consent_state: str | None = Field(None, description="Personal data: `reduced` when a "
+                                      "consent it relied on ended and fewer subjects' rows are "
+                                      "served, `lapsed` when none may be and its transfers were "
+                                      "terminated.")
+    consent_changed_at: datetime | None = None
     signed_at: datetime
 
 
