@@ -30,35 +30,94 @@ def allowed_subjects(session: Session, *, dataset: Dataset, recipient: str,
     return service.subjects_with_consent(views)
 
 
+def _subject_of(line: bytes, index: int) -> bytes | None:
+    """The ``index``-th field of a CSV line (UTF-8 bytes, no line end); None if it has none.
+
+    Hot (once per row): a line without quotes is split on commas as bytes, which is what the
+    csv module does with it; a quoted line goes through the csv module.
+    """
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    if b'"' not in line and b"\r" not in line:
+        fields = line.split(b",", index + 1)
+        return fields[index] if len(fields) > index else None
+    try:
+        parsed = next(csv.reader([line.decode("utf-8")]), [])
+    except (UnicodeDecodeError, csv.Error):
+        return None  # a row that cannot be read cannot be shown to be allowed
+    return parsed[index].encode() if len(parsed) > index else None
+
+
 async def filter_csv(chunks: AsyncIterator[bytes], *, column: str,
                      allowed: frozenset[str]) -> AsyncIterator[bytes]:
-    """The CSV in ``chunks`` with only the header and the rows whose ``column`` is allowed."""
+    """The CSV in ``chunks`` with only the header and the rows whose ``column`` is allowed.
+
+    Rows are judged a block of whole lines at a time: a block without quotes or carriage
+    returns (the common case) is split on commas as bytes in one comprehension; any other goes
+    line by line, keeping a record whose quoted field spans lines together until it closes.
+    """
+    wanted = frozenset(value.encode() for value in allowed)
     pending = b""
+    state = _LineState()
     index: int | None = None
     header_done = False
     async for data in chunks:
         pending += data
-        lines = pending.split(b"\n")
-        pending = lines.pop()
+        cut = pending.rfind(b"\n")
+        if cut < 0:
+            continue
+        block = pending[:cut]
+        pending = pending[cut + 1:]
         out: list[bytes] = []
-        for line in lines:
-            if not header_done:
-                names = next(csv.reader([line.decode("utf-8").rstrip("\r")]), [])
-                index = names.index(column) if column in names else None
-                header_done = True
-                out.append(line + b"\n")
-                continue
-            if index is None or not line:
-                continue
-            fields = next(csv.reader([line.decode("utf-8").rstrip("\r")]), [])
-            if len(fields) > index and fields[index] in allowed:
-                out.append(line + b"\n")
+        rows = True
+        if not header_done:
+            header, more, block = block.partition(b"\n")
+            names = next(csv.reader([header.decode("utf-8").rstrip("\r")]), [])
+            index = names.index(column) if column in names else None
+            header_done = True
+            out.append(header + b"\n")
+            rows = bool(more)
+        # An empty block is one empty line: a row of nothing, or a line of an open record.
+        if index is not None and rows:
+            out.extend(state.kept(block, index, wanted))
         if out:
             yield b"".join(out)
-    if pending and header_done and index is not None:
-        fields = next(csv.reader([pending.decode("utf-8").rstrip("\r")]), [])
-        if len(fields) > index and fields[index] in allowed:
-            yield pending
+    if header_done and index is not None:
+        last = state.finish(pending)
+        if last and _subject_of(last, index) in wanted:
+            yield last
+
+
+class _LineState:
+    """Judges blocks of whole lines; remembers a multi-line record across blocks."""
+
+    def __init__(self) -> None:
+        self.record = b""
+
+    def kept(self, block: bytes, index: int, wanted: frozenset[bytes]) -> list[bytes]:
+        """The allowed rows of ``block`` (whole lines, no final line end), each with ``\\n``."""
+        if not self.record and b'"' not in block and b"\r" not in block:
+            width = index + 1
+            rows = [line for line in block.split(b"\n")
+                    if len(fields := line.split(b",", width)) > index and fields[index] in wanted]
+            return [b"\n".join(rows) + b"\n"] if rows else []
+        out = []
+        for line in block.split(b"\n"):
+            if b'"' in line and line.count(b'"') % 2:  # a quoted field opens or closes
+                if not self.record:
+                    self.record = line
+                    continue
+                line, self.record = self.record + b"\n" + line, b""
+            elif self.record:
+                self.record += b"\n" + line
+                continue
+            if line and _subject_of(line, index) in wanted:
+                out.append(line + b"\n")
+        return out
+
+    def finish(self, rest: bytes) -> bytes:
+        """The last row: ``rest`` (after the final line end), joined to an open record."""
+        return self.record + b"\n" + rest if self.record else rest
 
 
 def aggregate_duty(agreement: Agreement | None) -> dict[str, Any] | None:

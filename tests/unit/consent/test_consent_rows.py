@@ -1,0 +1,50 @@
+"""The row filter's fast path (bytes split) decides exactly as the csv module would."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections.abc import AsyncIterator
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from connector.consent.rows import filter_csv
+
+FIELD = st.text(alphabet=st.sampled_from(list('ab,"é x\n')), max_size=6)
+
+
+async def _chunks(data: bytes, size: int) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start:start + size]
+
+
+def _filter(data: bytes, size: int, allowed: frozenset[str]) -> bytes:
+    async def collect() -> bytes:
+        return b"".join([c async for c in filter_csv(_chunks(data, size), column="subject",
+                                                     allowed=allowed)])
+    return asyncio.run(collect())
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.tuples(FIELD, st.sampled_from(["s1", "s2", "s,3", 's"4', "é5",
+                                                     "s\n6"]),
+                               FIELD), max_size=30),
+       allowed=st.sets(st.sampled_from(["s1", "s2", "s,3", 's"4', "é5", "s\n6"])),
+       crlf=st.booleans(), size=st.integers(1, 40))
+def test_filter_keeps_exactly_the_rows_the_csv_module_reads_as_allowed(
+        rows: list[tuple[str, str, str]], allowed: set[str], crlf: bool, size: int) -> None:
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\r\n" if crlf else "\n").writerows(
+        [("before", "subject", "after"), *rows])
+    data = text.getvalue().encode()
+    out = _filter(data, size, frozenset(allowed)).decode()
+    kept = list(csv.reader(io.StringIO(out)))
+    assert kept[0] == ["before", "subject", "after"]
+    assert kept[1:] == [list(row) for row in rows if row[1] in allowed]
+
+
+def test_a_row_that_is_not_utf8_is_dropped() -> None:
+    data = b'id,subject\n1,"s1\xff"\n2,s1\n'
+    assert _filter(data, 5, frozenset({"s1"})) == b"id,subject\n2,s1\n"
