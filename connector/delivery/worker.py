@@ -81,7 +81,24 @@ class DeliveryWorker:
         return ids
 
     def deliver(self, message_id: int) -> None:
-        """Send one leased message and record what happened."""
+        """Send one leased message and record what happened.
+
+        The lease taken at claim time covers waiting in this worker's batch; right before
+        sending it is renewed, and only if it is still ours and has not run out. Otherwise a
+        batch that outlasts the lease would send a message while another worker, having taken
+        over the expired lease, sends it too.
+        """
+        now = utcnow()
+        with self.engine.begin() as conn:
+            renewed = conn.execute(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id) == message_id,
+                       col(OutboxMessage.status) == "pending",
+                       col(OutboxMessage.leased_by) == self.name,
+                       col(OutboxMessage.lease_until) > now)
+                .values(lease_until=now + LEASE)).rowcount
+        if not renewed:
+            return
         with Session(self.engine) as session:
             row = session.get(OutboxMessage, message_id)
             if row is None or row.status != "pending" or row.leased_by != self.name:
@@ -104,10 +121,14 @@ class DeliveryWorker:
             row = session.get(OutboxMessage, message_id, with_for_update=True)
             if row is None or row.status != "pending":
                 return
+            delivered = status is not None and 200 <= status < 300
+            if not delivered and row.leased_by != self.name:
+                return  # our lease ran out mid-send; the worker holding it now decides
             row.attempts += 1
             row.lease_until = None
-            if status is not None and 200 <= status < 300:
+            if delivered:
                 row.status = "sent"
+                row.last_error = None
                 response = _json(outcome.get("text", ""))
                 row.response = response
                 handler = RESPONSE_HANDLERS.get((row.process_kind, str(body.get("@type"))))
