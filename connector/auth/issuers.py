@@ -125,6 +125,7 @@ class PublishedKeyResolver:
         self._clock = clock
         self._keys: dict[str, tuple[PublicKey, float | None]] = {}
         self._loaded_at: float | None = None
+        self._lock = threading.Lock()
 
     def published(self) -> list[tuple[SigningKey, float | None]]:
         """The keys of the JWKS right now, each with the end of its publication (or None)."""
@@ -137,11 +138,17 @@ class PublishedKeyResolver:
         if kid is None:
             raise UnknownKey("token has no kid")
         entry = self._keys.get(kid)
-        if entry is None and (self._loaded_at is None
-                              or now - self._loaded_at >= self._min_interval):
-            self._loaded_at = now
-            self._keys = {key.kid: (key.public_key, until) for key, until in self.published()}
-            entry = self._keys.get(kid)
+        if entry is None:
+            # Under the lock, and the time stamped only once the keys are in: a request that
+            # arrives while another is loading waits for the keys instead of finding none.
+            with self._lock:
+                entry = self._keys.get(kid)
+                if entry is None and (self._loaded_at is None
+                                      or now - self._loaded_at >= self._min_interval):
+                    self._keys = {key.kid: (key.public_key, until)
+                                  for key, until in self.published()}
+                    self._loaded_at = now
+                    entry = self._keys.get(kid)
         if entry is None or (entry[1] is not None and entry[1] <= now):
             raise UnknownKey("no published key for this kid")
         return entry[0]

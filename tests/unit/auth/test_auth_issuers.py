@@ -129,6 +129,38 @@ def test_published_key_resolver_follows_rotation_and_retention(tmp_path: Path) -
         resolver.resolve(None, "iss")
 
 
+def test_concurrent_first_resolves_all_find_the_key(tmp_path: Path) -> None:
+    """A fresh resolver hit by many requests at once: none may find an empty cache."""
+    import threading
+
+    store = KeyStore(tmp_path, may_generate=True)
+    key = store.current("access-token")
+    resolver = PublishedKeyResolver(store, retention=630, min_reload_interval=60.0)
+    loading = resolver.published
+
+    def slow_published() -> Any:
+        time.sleep(0.05)  # widen the window a second request could fall into
+        return loading()
+
+    resolver.published = slow_published  # type: ignore[method-assign]
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def resolve() -> None:
+        barrier.wait()
+        try:
+            resolver.resolve(key.kid, "iss")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=resolve) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+
+
 def test_current_signing_key_rereads_only_after_a_rotation(tmp_path: Path) -> None:
     store = KeyStore(tmp_path, may_generate=True)
     current = CurrentSigningKey(store)
