@@ -6,8 +6,9 @@ SHA-256 and count when the stream ends.
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio.to_thread
 
@@ -24,22 +25,57 @@ from connector.transfer.sources import (
     open_sql,
 )
 
+if TYPE_CHECKING:
+    from hashlib import _Hash
+
 
 class Meter:
-    """SHA-256 and count of the bytes that left; ``complete`` once the last one did."""
+    """SHA-256 and count of the bytes that left; ``complete`` once the last one did.
+
+    A chunk may be hashed before it leaves (:meth:`ahead`, in the thread that read it, so the
+    hashing of the next chunks overlaps the sending of this one) and is counted once it left
+    (:meth:`left`). The digest reported is the hash state right after the last chunk that
+    left, kept as a copy per chunk hashed ahead (a few, so memory stays constant): a stream cut
+    short records exactly the bytes that left, never the ones read ahead.
+    """
 
     def __init__(self) -> None:
         self._sha = hashlib.sha256()
+        self._ahead: deque[tuple[int, _Hash]] = deque()
+        self._at = self._sha.copy()
+        self._before: tuple[int, _Hash] | None = None
         self.bytes = 0
         self.complete = False
 
-    def update(self, data: bytes) -> None:
+    def ahead(self, data: bytes) -> None:
+        """Hash ``data``, which leaves next after the chunks hashed ahead before it."""
         self._sha.update(data)
-        self.bytes += len(data)
+        self._ahead.append((len(data), self._sha.copy()))
+
+    def left(self) -> None:
+        """The oldest chunk hashed ahead left: count it."""
+        size, state = self._ahead.popleft()
+        self._before = (self.bytes, self._at)
+        self.bytes += size
+        self._at = state
+
+    def update(self, data: bytes) -> None:
+        """``data`` left: hash and count it."""
+        self.ahead(data)
+        self.left()
+
+    def take_back(self) -> None:
+        """The chunk counted last did not leave after all (its send failed): uncount it.
+
+        The stream ends there: nothing is counted after this.
+        """
+        if self._before is not None:
+            self.bytes, self._at = self._before
+            self._before = None
 
     @property
     def sha256(self) -> str:
-        return self._sha.hexdigest()
+        return self._at.hexdigest()
 
 
 class RowFilter(Protocol):
@@ -81,7 +117,7 @@ async def open_dataset(dataset: Dataset, *, runtime: Runtime, range_header: str 
     if dataset.source_kind == "file":
         path = file_path(settings.data_dir, dataset.source)
         opened = open_file(path, range_header=range_header, chunk=settings.transfer_chunk_bytes,
-                           tap=None if filtering else meter.update)
+                           tap=None if filtering else meter)
     elif dataset.source_kind == "http":
         try:
             opened = await open_http(dataset.source, range_header=range_header,

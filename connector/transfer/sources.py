@@ -1,8 +1,9 @@
 """Where a transfer's bytes come from, read in chunks: a file, an HTTP origin, SQL rows.
 
-Memory stays constant whatever the size: a file is read ``transfer_chunk_bytes`` at a time in a
-worker thread (the next chunk is read while the current one is sent), an HTTP origin is relayed
-as it arrives, SQL rows come from the catalog's reader (``catalog.sources.open_stream``) as CSV.
+Memory stays constant whatever the size: a file is read ``transfer_chunk_bytes`` at a time by a
+thread of its own, a few chunks ahead of the one being sent (and hashed there, see ``Tap``), an
+HTTP origin is relayed as it arrives, SQL rows come from the catalog's reader
+(``catalog.sources.open_stream``) as CSV.
 A file serves one byte range (RFC 9110 §14); an HTTP origin gets the ``Range`` passed on.
 """
 
@@ -10,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, Protocol
 
 import anyio.to_thread
 import httpx
@@ -98,12 +102,123 @@ def file_path(data_dir: Path, source: str) -> Path:
     return path
 
 
-def open_file(path: Path, *, range_header: str | None, chunk: int,
-              tap: Callable[[bytes], None] | None) -> Opened:
-    """Stream ``path`` (or one range of it).
+class Tap(Protocol):
+    """What sees a file's bytes: each chunk as it is read, then each chunk as it leaves."""
 
-    ``tap`` sees each chunk once the receiver took it (the generator was resumed after
-    yielding it), in the reading thread, so a stream cut short counts only what left.
+    def ahead(self, data: bytes) -> None:
+        """``data`` was read and will be sent next; called in the reading thread, in order."""
+        ...
+
+    def left(self) -> None:
+        """The oldest chunk given to :meth:`ahead` left (the receiver took it)."""
+        ...
+
+
+#: Chunks read (and hashed) ahead of the one being sent: slack so that neither the reading
+#: thread nor the sender waits for the other at every chunk. Memory per stream stays at about
+#: READ_AHEAD + 2 chunks whatever the size; of 1, 2 and 3, 2 measured best
+#: (``scripts/bench/dsp.py streaming``, 2 cores).
+READ_AHEAD = 2
+
+
+class _ReadAhead:
+    """Reads a file's chunks in a thread of its own, at most ``depth`` ahead of the sender.
+
+    The thread hands each chunk to ``tap.ahead`` before passing it on, so SHA-256 of the next
+    chunks runs on another core while this one is sent (hashlib releases the GIL); ``tap.left``
+    is called once the receiver took a chunk (the generator was resumed after yielding it).
+    The thread runs on its own instead of one executor call per chunk so that it never idles
+    waiting for the event loop to schedule its next read; it closes the file when it ends.
+    """
+
+    def __init__(self, handle: BinaryIO, length: int, chunk: int, tap: Tap | None,
+                 depth: int) -> None:
+        self._handle, self._length, self._chunk, self._tap = handle, length, chunk, tap
+        self._room = threading.Semaphore(depth)
+        self._stop = False
+        self._ready: deque[bytes | Truncated] = deque()
+        self._wake: asyncio.Future[None] | None = None
+        self._ended: asyncio.Future[None] | None = None
+
+    def _run(self, loop: asyncio.AbstractEventLoop, ended: asyncio.Future[None]) -> None:
+        unread = self._length
+        try:
+            while unread > 0:
+                self._room.acquire()
+                if self._stop:
+                    return
+                data = self._handle.read(min(self._chunk, unread))
+                if not data:
+                    raise Truncated("the file became shorter while it was read")
+                if self._tap is not None:
+                    self._tap.ahead(data)
+                unread -= len(data)
+                self._post(loop, data)
+        except OSError as exc:
+            self._post(loop, Truncated(f"the file could not be read: {exc.strerror}"))
+        except Truncated as exc:
+            self._post(loop, exc)
+        except Exception as exc:  # noqa: BLE001 - the sender must not wait for ever
+            self._post(loop, Truncated(f"the file could not be read: {exc!r}"))
+        finally:
+            self._handle.close()
+            self._post(loop, None, ended)
+
+    def _post(self, loop: asyncio.AbstractEventLoop, item: bytes | Truncated | None,
+              ended: asyncio.Future[None] | None = None) -> None:
+        try:
+            loop.call_soon_threadsafe(self._arrive, item, ended)
+        except RuntimeError:
+            pass  # the loop is closed: nobody waits any more
+
+    def _arrive(self, item: bytes | Truncated | None, ended: asyncio.Future[None] | None) -> None:
+        if item is not None:
+            self._ready.append(item)
+        if ended is not None and not ended.done():
+            ended.set_result(None)
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        if self._length <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        self._ended = loop.create_future()
+        threading.Thread(target=self._run, args=(loop, self._ended), name="file-read",
+                         daemon=True).start()
+        sent = 0
+        while sent < self._length:
+            while not self._ready:
+                if self._ended.done():
+                    raise Truncated("the file reader stopped")
+                self._wake = loop.create_future()
+                await self._wake
+            data = self._ready.popleft()
+            if isinstance(data, Truncated):
+                raise data
+            self._room.release()
+            sent += len(data)
+            yield data
+            if self._tap is not None:
+                self._tap.left()
+
+    async def close(self) -> None:
+        """Stop the reading thread and wait until it has closed the file."""
+        if self._ended is None:
+            self._handle.close()
+            return
+        self._stop = True
+        self._room.release()
+        await asyncio.wait({self._ended})
+
+
+def open_file(path: Path, *, range_header: str | None, chunk: int, tap: Tap | None,
+              depth: int = READ_AHEAD) -> Opened:
+    """Stream ``path`` (or one range of it), reading up to ``depth`` chunks ahead.
+
+    ``tap`` sees each chunk as it is read (``ahead``, in the reading thread) and again once the
+    receiver took it (``left``: the generator was resumed after yielding it), so a stream cut
+    short counts only what left.
     """
     try:
         size = path.stat().st_size
@@ -113,48 +228,11 @@ def open_file(path: Path, *, range_header: str | None, chunk: int,
         handle.seek(start)
     except OSError as exc:
         raise SourceFailed(f"the dataset's file cannot be read: {exc.strerror}") from None
-    pending: list[asyncio.Future[bytes]] = []
-
-    def read(n: int, handed: list[bytes]) -> bytes:
-        # The chunks handed over since the last read are hashed here, off the event loop,
-        # while the chunk after them is being sent.
-        if tap is not None:
-            for data in handed:
-                tap(data)
-        return handle.read(n) if n else b""
-
-    async def chunks() -> AsyncIterator[bytes]:
-        loop = asyncio.get_running_loop()
-        remaining, handed = length, list[bytes]()
-        if remaining > 0:
-            pending.append(loop.run_in_executor(None, read, min(chunk, remaining), []))
-        while pending:
-            try:
-                # Shielded: a cancelled stream leaves the read in ``pending`` for release().
-                data = await asyncio.shield(pending[0])
-            except OSError as exc:
-                raise Truncated(f"the file could not be read: {exc.strerror}") from None
-            pending.pop(0)
-            if not data:
-                raise Truncated("the file became shorter while it was read")
-            remaining -= len(data)
-            if remaining > 0:
-                pending.append(loop.run_in_executor(None, read, min(chunk, remaining), handed))
-                handed = []
-            yield data
-            handed.append(data)  # resumed: the receiver took it
-        if handed:
-            await loop.run_in_executor(None, read, 0, handed)
-
-    async def release() -> None:
-        # A read still running in its thread must finish before the file is closed.
-        await asyncio.gather(*pending, return_exceptions=True)
-        handle.close()
-
+    reader = _ReadAhead(handle, length, chunk, tap, depth)
     headers = {"Accept-Ranges": "bytes"}
     if wanted:
         headers["Content-Range"] = wanted.content_range()
-    return Opened(206 if wanted else 200, "", length, headers, chunks(), release)
+    return Opened(206 if wanted else 200, "", length, headers, reader.chunks(), reader.close)
 
 
 async def open_http(url: str, *, range_header: str | None, timeout: float,

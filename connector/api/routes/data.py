@@ -78,22 +78,45 @@ class StreamedData(StreamingResponse):
         try:
             await send({"type": "http.response.start", "status": self.status_code,
                         "headers": self.raw_headers})
-            held: bytes | str | memoryview | None = None
-            async for chunk in self.body_iterator:
-                if held is not None:
-                    await send({"type": "http.response.body", "body": held, "more_body": True})
-                held = chunk
+            held = await self._send_body(send)
             # The last bytes leave only after the pull's audit entry has committed: a client
             # that received a complete response always has its entry, even if we die now.
             self.outgoing.meter.complete = True
             await anyio.to_thread.run_sync(self.outgoing.finish)
             self._recorded = True
-            await send({"type": "http.response.body", "body": held or b"", "more_body": False})
+            await send({"type": "http.response.body", "body": held, "more_body": False})
         except Truncated as exc:
             # Too late for an error status: end the response short, the client sees a cut.
             log.warning("stream cut short", extra={"error": str(exc)})
         except OSError:
             pass  # the client went away
+
+    async def _send_body(self, send: Send) -> bytes:
+        """Send every chunk but the last, which is returned; a chunk counts once it left.
+
+        Sources count a chunk when the generator is resumed past it (``Meter``). With a known
+        length each chunk but the last is sent before that, so the count is exact. Without,
+        only the next chunk shows that one was not the last: it is held, and uncounted again
+        (``take_back``) if it then fails to leave.
+        """
+        opened = self.outgoing.opened
+        held: bytes | None = None
+        sent = 0
+        try:
+            async for data in opened.chunks:
+                if held is not None:
+                    await send({"type": "http.response.body", "body": held, "more_body": True})
+                    held = None
+                sent += len(data)
+                if opened.length is not None and sent < opened.length:
+                    await send({"type": "http.response.body", "body": data, "more_body": True})
+                else:
+                    held = data
+        except BaseException:
+            if held is not None:
+                self.outgoing.meter.take_back()
+            raise
+        return held or b""
 
 
 def range_refused(request: Request, exc: RangeNotSatisfiable) -> Response:
