@@ -12,7 +12,7 @@
 #
 # Cost: every evaluated expression costs both engines microseconds, and regopy looks up an
 # object key by comparing it with each key before it. So a request goes first through
-# fast_obligations, one pass over the input read into local variables that only ever allows;
+# fast_decision, one pass over the input read into local variables that only ever allows;
 # whatever it does not allow (a failing check, an absent or ill-typed field) goes through
 # full_decision, which evaluates every check once and builds the reasons of a deny.
 package connector
@@ -21,28 +21,23 @@ package connector
 # and counts against the agreement's transfer limit. Anything else is unknown.
 action_kinds := {"catalog": 0, "negotiate": 1, "transfer": 2}
 
-# Fail closed when the decision cannot be evaluated at all.
-default decision := {
-	"allow": false,
-	"reasons": [{"code": "policy_error", "message": "the policy could not be evaluated"}],
-	"obligations": [],
-}
-
-decision := {"allow": true, "reasons": [], "obligations": obligations} if {
-	obligations := fast_obligations
+# The embedded engine relies on exactly this definition (connector/policy/embedded.py): it asks
+# for fast_decision, and for full_decision only where fast_decision is undefined.
+decision := d if {
+	d := fast_decision
 } else := full_decision
 
 # --- the common case: an allowed request, in one pass ---------------------------------------
-# Defined (as the obligations) only for a request that passes every check, and then equal to
-# what full_decision decides: connector_test.rego holds the two together on every case. An
-# absent key fails here (and only here: full_decision reads it as null). Each helper below is
-# the positive side of a check in checks.rego. Written for the engines' costs: every object is
-# read once into a local; `xs[_] == x` rather than `x in xs` and `not x == ""` rather than
-# `x != ""` (regopy calls a builtin for `in` and `!=`); alternatives are `else` branches with
-# their guard first (regopy runs every body of a function, and matches a constant argument in a
-# function head only after running the body).
+# Defined only for a request that passes every check, and then equal to what full_decision
+# decides: connector_test.rego holds the two together on every case. An absent key fails here
+# (and only here: full_decision reads it as null). Each helper below is the positive side of a
+# check in checks.rego. Written for the engines' costs: every object is read once into a local;
+# `xs[_] == x` rather than `x in xs` and `not x == ""` rather than `x != ""` (regopy calls a
+# builtin for `in` and `!=`); alternatives are `else` branches with their guard first (regopy
+# runs every body of a function, and matches a constant argument in a function head only after
+# running the body).
 
-fast_obligations := obligations if {
+fast_decision := {"allow": true, "reasons": [], "obligations": obligations} if {
 	action := input.action
 	policy := input.policy
 	subject := input.subject
@@ -150,6 +145,13 @@ fast_approval(required, context, participant, dataset) if {
 }
 
 # --- every request: all checks, and the reasons of a deny -----------------------------------
+
+# Fail closed when the checks cannot be evaluated at all.
+default full_decision := {
+	"allow": false,
+	"reasons": [{"code": "policy_error", "message": "the policy could not be evaluated"}],
+	"obligations": [],
+}
 
 full_decision := {"allow": allow, "reasons": reasons, "obligations": obligations}
 

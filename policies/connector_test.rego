@@ -73,13 +73,13 @@ test_every_code_has_a_message if {
 	given == reason_codes
 }
 
-# The one-pass path (fast_obligations) only ever allows, and only what the full evaluation
+# The one-pass path (fast_decision) only ever allows, and only what the full evaluation
 # allows, with the same obligations; the full evaluation alone decides every case as expected too.
 fast_path_disagrees := {c.name |
 	some c in all_cases
-	fast := connector.fast_obligations with input as c.input
+	fast := connector.fast_decision with input as c.input
 	full := connector.full_decision with input as c.input
-	full != {"allow": true, "reasons": [], "obligations": fast}
+	full != fast
 }
 
 full_evaluation_fails := {c.name |
@@ -90,12 +90,29 @@ full_evaluation_fails := {c.name |
 
 fast_path_cases := {c.name |
 	some c in all_cases
-	connector.fast_obligations with input as c.input
+	connector.fast_decision with input as c.input
 }
 
 test_fast_path_agrees_with_full_evaluation if {
 	fast_path_disagrees == set()
 	full_evaluation_fails == set()
+}
+
+# What the embedded engine asks instead of decision: fast_decision, else full_decision.
+fast_else_full(doc) := d if {
+	d := connector.fast_decision with input as doc
+} else := d if {
+	d := connector.full_decision with input as doc
+}
+
+test_decision_is_fast_else_full if {
+	disagree := {c.name |
+		some c in all_cases
+		d := connector.decision with input as c.input
+		d != fast_else_full(c.input)
+	}
+	disagree == set()
+	fast_else_full(["negotiate"]) == connector.decision with input as ["negotiate"]
 }
 
 # The allowed cases take the one-pass path (it is not dead code), except inputs with absent keys,

@@ -1,34 +1,42 @@
 """The in-process Rego engine (regopy), compiled once per policy revision.
 
 regopy's interpreter is not safe to share between threads, so one lock guards the compiled
-bundle; decisions are short (hundreds of microseconds) and the lock is never held across I/O.
+bundles; decisions are short (hundreds of microseconds) and the lock is never held across I/O.
 
-Two things make a decision here cheap, neither changes what is decided:
+What makes a decision here cheap; none of it changes what is decided:
 
 * The input goes in through rego-cpp's C input builder (``regoNewInput``, ``regoInputString``,
-  ...) called directly, one call per JSON value: regopy's ``set_input(dict)`` makes the same
-  calls through several Python layers per value and costs about twice as much. Where the loaded
-  library lacks those functions, ``Interpreter.set_input`` is used.
-* Object keys go in ordered by where the policy first names them, keys it never names last.
-  rego-cpp keeps an object's keys in input order and finds a key by comparing it with each key
-  before it, so this order makes every lookup the policy does shorter. Rego objects have no
-  order (OPA sorts them), and these policies never iterate an object, so the decision is the
-  same whatever the order; the parity tests decide every case on both engines.
+  ...) called directly, one call per JSON value, not through regopy's Python layers.
+* Object keys go in ordered by where the policy first names them, keys it never names last:
+  rego-cpp finds a key by comparing it with each key before it. Rego objects have no order and
+  these policies never iterate an object, so the decision is the same whatever the order.
+* The result comes back through the C API too: the output's JSON (rendered by rego-cpp when it
+  makes the output) read once into a reused buffer; regopy's ``Output`` reads it twice.
+* rego-cpp checks every statement of a bundle on every query (``BundleDef::verify``), so a query
+  costs in proportion to all the Rego in its bundle. Where the policies define
+  ``fast_decision`` (one pass that only ever allows) and ``full_decision``, the plan of
+  ``fast_decision`` is copied, with only the functions it can call, into a small bundle (saved
+  as JSON, cut, loaded back) and asked first; where it is undefined the full bundle is asked for
+  ``full_decision`` (``decision`` would run the one pass again). This relies on what
+  connector.rego says and connector_test.rego tests: ``decision`` is ``fast_decision`` where
+  that is defined and ``full_decision`` elsewhere.
 
-The bundle is built for the entrypoint ``connector/decision`` (the rule ``data.connector.decision``)
-rather than for a query text: the same rule, evaluated without wrapping it in a query.
+Where the loaded library lacks a C function used here (or regopy declares it otherwise), the
+regopy call is used instead. The parity tests decide every policy case on OPA and on this engine.
 """
 
 from __future__ import annotations
 
 import ctypes
+import json
 import re
+import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from regopy import Interpreter, rego_shared
+from regopy import Interpreter, NodeKind, RegoError, rego_shared
 
 from connector.policy.engine import (
     Decision,
@@ -37,150 +45,140 @@ from connector.policy.engine import (
     policy_revision,
     unavailable,
 )
+from connector.policy.rego_input import COMMENT, InputBuilder, key_ranks
 
 QUERY = "data.connector.decision"
 ENTRYPOINT = "connector/decision"
+FAST_ENTRYPOINT = "connector/fast_decision"
+FULL_ENTRYPOINT = "connector/full_decision"
+# Policies that define both rules (each starts at the beginning of a line).
+_DEFINES_SHORTCUT = (re.compile(r"^fast_decision\b", re.MULTILINE),
+                     re.compile(r"^(default\s+)?full_decision\b", re.MULTILINE))
+# ... and define ``decision`` once, as exactly this (whitespace aside): only then is asking
+# fast_decision, else full_decision, the same as asking decision.
+_DECISION_STARTS = re.compile(r"^(default\s+)?decision\b", re.MULTILINE)
+_SHORTCUT = "decision := d if { d := fast_decision } else := full_decision"
+
+
+def shortcut_holds(text: str) -> bool:
+    """Whether the policy text (comments removed) is shaped for the two-bundle shortcut."""
+    return (all(rule.search(text) for rule in _DEFINES_SHORTCUT)
+            and len(_DECISION_STARTS.findall(text)) == 1
+            and " ".join(text.split()).count(_SHORTCUT) == 1)
 
 # A key the policy names: `.key` in a reference or "key" in a string, outside comments.
-_NAMED_KEY = re.compile(r'(?:\.|")([A-Za-z_][A-Za-z0-9_]*)')
-_COMMENT = re.compile(r"#[^\n]*")
-_ORDER_CACHE_LIMIT = 512
-_INT64 = (-(2**63), 2**63 - 1)
+_OUTPUT_API: tuple[tuple[str, list[Any], Any], ...] = (
+    ("regoBundleQueryEntrypoint", [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p],
+     ctypes.c_void_p),
+    ("regoOutputNode", [ctypes.c_void_p], ctypes.c_void_p),
+    ("regoNodeType", [ctypes.c_void_p], ctypes.c_uint32),
+    ("regoOutputJSONSize", [ctypes.c_void_p], ctypes.c_uint32),
+    ("regoOutputJSON", [ctypes.c_void_p, ctypes.POINTER(ctypes.c_char), ctypes.c_uint32],
+     ctypes.c_uint32),
+    ("regoFreeOutput", [ctypes.c_void_p], None),
+)
+_RESULTS, _UNDEFINED = 1017, 1014  # REGO_NODE_RESULTS, REGO_NODE_UNDEFINED (rego_c.h)
 
 
-def key_ranks(sources: Sequence[str]) -> dict[str, int]:
-    """Each key the policy texts name, ranked by where it is first named (0 first)."""
-    ranks: dict[str, int] = {}
-    for text in sources:
-        for name in _NAMED_KEY.findall(_COMMENT.sub("", text)):
-            ranks.setdefault(name, len(ranks))
-    return ranks
+def _query(interpreter: Interpreter, bundle: Any, entrypoint: str) -> Callable[[], bytes | None]:
+    """Evaluates ``entrypoint``: the output's JSON, ``undefined``, or None for an error.
 
-
-class _InputBuilder:
-    """Builds a rego-cpp input straight through its C API, object keys in policy order."""
-
-    _SIGNATURES: tuple[tuple[str, list[Any]], ...] = (
-        ("regoNewInput", []),
-        ("regoSetInput", [ctypes.c_void_p, ctypes.c_void_p]),
-        ("regoFreeInput", [ctypes.c_void_p]),
-        ("regoInputString", [ctypes.c_void_p, ctypes.c_char_p]),
-        ("regoInputInt", [ctypes.c_void_p, ctypes.c_int64]),
-        ("regoInputFloat", [ctypes.c_void_p, ctypes.c_double]),
-        ("regoInputBoolean", [ctypes.c_void_p, ctypes.c_bool]),
-        ("regoInputNull", [ctypes.c_void_p]),
-        ("regoInputObjectItem", [ctypes.c_void_p]),
-        ("regoInputObject", [ctypes.c_void_p, ctypes.c_uint32]),
-        ("regoInputArray", [ctypes.c_void_p, ctypes.c_uint32]),
-    )
-
-    def __init__(self, lib: Any, ranks: Mapping[str, int]) -> None:
-        self._new = lib.regoNewInput
-        self._set = lib.regoSetInput
-        self._free = lib.regoFreeInput
-        self._add = _value_adder(lib, dict(ranks))
-
-    @classmethod
-    def load(cls, ranks: Mapping[str, int]) -> _InputBuilder | None:
-        """A builder over the library regopy loaded; None where it lacks the C input API."""
-        try:
-            lib = rego_shared.rego
-            for name, argtypes in cls._SIGNATURES:
-                if list(getattr(lib, name).argtypes or []) != argtypes:
-                    return None
-            if lib.regoNewInput.restype is not ctypes.c_void_p:
-                return None
-        except AttributeError:
-            return None
-        return cls(lib, ranks)
-
-    def set_input(self, interpreter: Interpreter, doc: Any) -> None:
-        """Make ``doc`` the interpreter's input (rego-cpp copies it, so ours is freed here)."""
-        handle = self._new()
-        if not handle:
-            raise MemoryError("regoNewInput failed")
-        try:
-            self._add(handle, doc)
-            status = self._set(interpreter._impl, handle)
-        finally:
-            self._free(handle)
-        if status != 0:
-            raise ValueError(f"the embedded engine refused the input (status {status})")
-
-
-def _value_adder(lib: Any, ranks: dict[str, int]) -> Callable[[int, Any], None]:
-    """The function that pushes one JSON value (and all it holds) onto a rego-cpp input.
-
-    Hot: about one C call per JSON value, so the common scalars are handled inline and the key
-    order of each distinct set of object keys is worked out (and the keys encoded) once.
+    Through the C API where the library has it as regopy declares it, with one buffer kept for
+    the next decision (so not thread-safe: called under the engine's lock); else through regopy.
     """
-    string, integer, real = lib.regoInputString, lib.regoInputInt, lib.regoInputFloat
-    boolean, null = lib.regoInputBoolean, lib.regoInputNull
-    item, make_object, make_array = (lib.regoInputObjectItem, lib.regoInputObject,
-                                     lib.regoInputArray)
-    orders: dict[tuple[Any, ...], tuple[tuple[str, bytes], ...]] = {}
-    unranked = len(ranks)
-    int_min, int_max = _INT64
+    lib = rego_shared.rego
+    try:
+        declared = all(list(getattr(lib, name).argtypes or []) == argtypes
+                       and getattr(lib, name).restype is restype
+                       for name, argtypes, restype in _OUTPUT_API)
+    except AttributeError:
+        declared = False
+    if not declared:
+        def through_regopy() -> bytes | None:
+            output = interpreter.query_bundle_entrypoint(bundle, entrypoint)
+            kind = output.node().kind
+            if kind == NodeKind.Results:
+                return str(output).encode()
+            return b"undefined" if kind == NodeKind.Undefined else None
 
-    def ordered(obj: Mapping[Any, Any]) -> tuple[tuple[str, bytes], ...]:
-        keys = tuple(obj)
-        order = orders.get(keys)
-        if order is None:
-            if not all(type(key) is str for key in keys):
-                raise ValueError("input object keys must be strings")
-            order = tuple((key, key.encode())
-                          for key in sorted(keys, key=lambda k: ranks.get(k, unranked)))
-            if len(orders) < _ORDER_CACHE_LIMIT:
-                orders[keys] = order
-        return order
+        return through_regopy
+    run, node, node_type, size_of, render, free = (getattr(lib, n) for n, _, _ in _OUTPUT_API)
+    args = (interpreter._impl, bundle._impl, entrypoint.encode())  # the engine keeps both alive
+    buffers = [ctypes.create_string_buffer(4096)]
 
-    def scalar(handle: int, value: Any, kind: type) -> None:
-        if kind is str:
-            string(handle, value.encode())
-        elif kind is bool:
-            boolean(handle, value)
-        elif value is None:
-            null(handle)
-        elif kind is int:
-            if not int_min <= value <= int_max:
-                raise ValueError("input integer out of range")
-            integer(handle, value)
-        elif kind is float:
-            real(handle, value)
-        else:
-            add(handle, value)
+    def direct() -> bytes | None:
+        output = run(*args)
+        if not output:
+            raise RegoError("the embedded engine returned no output")
+        try:
+            kind = node_type(node(output))
+            if kind != _RESULTS:
+                return b"undefined" if kind == _UNDEFINED else None
+            size = size_of(output)
+            if size > len(buffers[0]):
+                buffers[0] = ctypes.create_string_buffer(size)
+            if render(output, buffers[0], size) != 0:
+                raise RegoError("the embedded engine could not render its output")
+            return buffers[0].value
+        finally:
+            free(output)
 
-    def add(handle: int, value: Any) -> None:
-        kind = type(value)
-        if kind is dict or (kind is not str and isinstance(value, Mapping)):
-            for key, raw in ordered(value):
-                string(handle, raw)
-                member = value[key]
-                member_kind = type(member)
-                if member_kind is str:
-                    string(handle, member.encode())
-                elif member is None:
-                    null(handle)
-                elif member_kind is bool:
-                    boolean(handle, member)
-                else:
-                    scalar(handle, member, member_kind)
-                item(handle)
-            make_object(handle, len(value))
-        elif kind is list or kind is tuple:
-            for element in value:
-                element_kind = type(element)
-                if element_kind is str:
-                    string(handle, element.encode())
-                else:
-                    scalar(handle, element, element_kind)
-            make_array(handle, len(value))
-        elif kind in (str, bool, int, float) or value is None:
-            scalar(handle, value, kind)
-        else:
-            raise ValueError(f"cannot pass {kind.__name__} to the embedded engine")
+    return direct
 
-    return add
+
+def first_expression(text: bytes | None) -> Any:
+    """The first expression of the first result in an output's JSON, as regopy's ``Output``."""
+    if text is None or text == b"undefined":
+        return None
+    parsed = json.loads(text)
+    first = (parsed[0] if parsed else None) if isinstance(parsed, list) else parsed
+    expressions = first.get("expressions") if isinstance(first, dict) else None
+    return expressions[0] if isinstance(expressions, list) and expressions else None
+
+
+def _calls(node: Any) -> list[str]:
+    """The functions the statements in ``node`` call by name (a call by path cannot be cut to)."""
+    if isinstance(node, list):
+        return [name for child in node for name in _calls(child)]
+    if not isinstance(node, dict):
+        return []
+    if node.get("type") == "CallDynamicStmt":
+        raise ValueError("a dynamic call: every function may be needed")
+    names = [node["stmt"]["func"]] if node.get("type") == "CallStmt" else []
+    return names + [name for child in node.values() for name in _calls(child)]
+
+
+def _fast_bundle(interpreter: Interpreter, bundle: Any) -> Any:
+    """A bundle of the plan of ``fast_decision`` and what it can call; None where not possible."""
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            interpreter.save_bundle(tmp, bundle)
+            path = Path(tmp) / "plan.json"
+            plan = json.loads(path.read_text(encoding="utf-8"))
+            plans = [p for p in plan["plans"]["plans"] if p["name"] == FAST_ENTRYPOINT]
+            functions = {function["name"]: function for function in plan["funcs"]["funcs"]}
+            kept: set[str] = set()
+            todo = _calls(plans)
+            while todo:
+                name = todo.pop()
+                if name in functions and name not in kept:
+                    kept.add(name)
+                    todo += _calls(functions[name]["blocks"])
+            plan["plans"]["plans"] = plans
+            plan["funcs"]["funcs"] = [functions[name] for name in functions if name in kept]
+            path.write_text(json.dumps(plan), encoding="utf-8")
+            fast = interpreter.load_bundle(tmp)
+        return fast if plans and fast.ok() else None
+    except (RegoError, OSError, LookupError, TypeError, ValueError):
+        return None
+
+
+def _interpreter(files: Sequence[Path], sources: Sequence[str]) -> Interpreter:
+    """A new interpreter holding the modules (a build adds its entrypoints to the last one's)."""
+    interpreter = Interpreter()
+    for path, source in zip(files, sources, strict=True):
+        interpreter.add_module(path.stem, source)
+    return interpreter
 
 
 class EmbeddedEngine:
@@ -194,25 +192,38 @@ class EmbeddedEngine:
         self._lock = threading.Lock()
         self._error: str | None = None
         self._interpreter: Interpreter | None = None
-        self._bundle: Any = None
+        self._bundles: list[Any] = []
         self._set_input: Callable[[Any], None] = lambda doc: None
+        self._query: Callable[[], bytes | None] = lambda: None
+        self._fast_query: Callable[[], bytes | None] | None = None
+        self._full_query: Callable[[], bytes | None] = lambda: None
         self._compile()
 
     def _compile(self) -> None:
         try:
-            interpreter = Interpreter()
             files = policy_files(self.policy_dir)
             if not files:
                 raise ValueError(f"no Rego files in {self.policy_dir}")
             sources = [path.read_text(encoding="utf-8") for path in files]
-            for path, source in zip(files, sources, strict=True):
-                interpreter.add_module(path.stem, source)
-            self._bundle = interpreter.build(None, [ENTRYPOINT])
-            builder = _InputBuilder.load(key_ranks(sources))
+            text = COMMENT.sub("", "\n".join(sources))
+            interpreter, fast_bundle = _interpreter(files, sources), None
+            if shortcut_holds(text):
+                bundle = interpreter.build(None, [ENTRYPOINT, FAST_ENTRYPOINT, FULL_ENTRYPOINT])
+                fast_bundle = _fast_bundle(interpreter, bundle)
+                if fast_bundle is None:
+                    interpreter = _interpreter(files, sources)
+            if fast_bundle is None:
+                bundle = interpreter.build(None, [ENTRYPOINT])
+            self._bundles = [bundle] if fast_bundle is None else [bundle, fast_bundle]
+            builder = InputBuilder.load(key_ranks(sources))
             if builder is None:
                 self._set_input = lambda doc: interpreter.set_input(doc)
             else:
                 self._set_input = lambda doc: builder.set_input(interpreter, doc)
+            self._query = _query(interpreter, bundle, ENTRYPOINT)
+            if fast_bundle is not None:
+                self._fast_query = _query(interpreter, fast_bundle, FAST_ENTRYPOINT)
+                self._full_query = _query(interpreter, bundle, FULL_ENTRYPOINT)
             self._interpreter = interpreter
         except Exception as exc:  # noqa: BLE001 - any compile failure must become a deny
             self._error = f"policies failed to compile: {str(exc).splitlines()[0][:200]}"
@@ -224,10 +235,14 @@ class EmbeddedEngine:
         try:
             with self._lock:
                 self._set_input(input_doc)
-                output = self._interpreter.query_bundle_entrypoint(self._bundle, ENTRYPOINT)
-            results = output.results
-            expressions = results[0].expressions if results else None
-            raw = expressions[0] if isinstance(expressions, list) and expressions else None
+                text = self._fast_query() if self._fast_query is not None else None
+                if text == b"undefined":
+                    text = self._full_query()
+                if text is None:  # no shortcut, or it failed: ask for the decision itself
+                    text = self._query()
+            if text is None:
+                raise RegoError("the embedded engine reported an error")
+            raw = first_expression(text)
         except Exception as exc:  # noqa: BLE001 - fail closed on anything the interpreter does
             return unavailable(self.name, self.revision, f"evaluation failed: {type(exc).__name__}")
         return parse_decision(raw, engine=self.name, revision=self.revision)
