@@ -127,8 +127,9 @@ class Settings(BaseSettings):
     transfer_token_lifetime: int = Field(600, ge=30, le=600, description="Lifetime in "
                                          "seconds of the data-plane token a pull transfer's "
                                          "start message carries (at most 10 minutes).")
-    transfer_chunk_bytes: int = Field(1_048_576, ge=4096, le=16_777_216, description="Bytes "
-                                      "read and sent at a time when streaming a dataset.")
+    transfer_chunk_bytes: int = Field(4_194_304, ge=4096, le=16_777_216, description="Bytes "
+                                      "read and sent at a time when streaming a dataset "
+                                      "(memory per running stream is a few chunks).")
     transfer_http_timeout: float = Field(30.0, gt=0, description="Seconds to wait for a "
                                          "consumer's push endpoint, or a provider's data "
                                          "plane when fetching as consumer (connect and each "

@@ -380,7 +380,7 @@ def main() -> None:
     stream = sub.add_parser("streaming", help="data plane throughput vs nginx")
     stream.add_argument("--size-mb", type=int, default=1024)
     stream.add_argument("--rounds", type=int, default=3)
-    stream.add_argument("--chunk-bytes", type=int, default=1_048_576)
+    stream.add_argument("--chunk-bytes", type=int, default=4_194_304)  # the service default
     nego = sub.add_parser("negotiations", help="negotiations finalized per second")
     nego.add_argument("--count", type=int, default=200)
     nego.add_argument("--concurrency", type=int, default=4)

@@ -178,7 +178,8 @@ def test_sql_source_streams_csv_rows(http: TestClient, tmp_path: Path) -> None:
 
 
 def test_fifty_megabytes_stream_in_bounded_memory(data_dir: Path, tmp_path: Path) -> None:
-    served = serve(data_dir, f"sqlite:///{tmp_path / 'big.db'}")
+    # 1 MiB chunks (the default is 4 MiB): the bound below is then far under the file's size.
+    served = serve(data_dir, f"sqlite:///{tmp_path / 'big.db'}", transfer_chunk_bytes=1 << 20)
     try:
         size = 50 * 1024 * 1024
         block = hashlib.sha256(b"seed").digest() * 32768  # 1 MiB
