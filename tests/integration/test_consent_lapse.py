@@ -167,12 +167,18 @@ def test_expiry_ends_the_transfer_without_anyone_calling(data_dir: Path,
     with kit.client(data_dir, database_url, consent_sweep_seconds=0.2) as http:
         runtime = kit.runtime_of(http)
         dataset_id = personal(runtime, "urn:agreement:expiry", readings(1, 2))
+        # The transfer starts under a lasting consent, which is then withdrawn while a
+        # short-lived one keeps the transfer going: how long starting takes cannot matter.
+        lasting = consent(runtime, dataset_id, 2)
+        pid = start(http, "urn:agreement:expiry")
+        assert kit.transfer(runtime, pid).state == "STARTED"
         now = utcnow()
         record = consent(runtime, dataset_id, 1,
                          valid_from=(now - timedelta(hours=1)).isoformat(),
-                         valid_until=(now + timedelta(seconds=5)).isoformat())
-        pid = start(http, "urn:agreement:expiry")
-        assert kit.transfer(runtime, pid).state == "STARTED"  # (5 s is time enough to start)
+                         valid_until=(now + timedelta(seconds=3)).isoformat())
+        withdraw(runtime, lasting)
+        assert kit.transfer(runtime, pid).state == "STARTED"
+        assert agreement(runtime, "urn:agreement:expiry").consent_state == "reduced"
 
         done = kit.wait_for(lambda: kit.transfer(runtime, pid).state == "TERMINATED"
                             and kit.transfer(runtime, pid), seconds=30)
