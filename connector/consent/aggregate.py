@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import logging
 import math
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 log = logging.getLogger("connector.consent")
@@ -51,8 +51,10 @@ def _fmt(value: float) -> str:
 class Aggregator:
     """Feeds CSV rows (header first) into groups; ``lines()`` gives the aggregate CSV."""
 
-    def __init__(self, *, subject_column: str, k: int, group_by: Sequence[str]) -> None:
+    def __init__(self, *, subject_column: str, k: int, group_by: Sequence[str],
+                 subject_of: Mapping[str, str] | None = None) -> None:
         self.subject_column, self.k, self.group_by = subject_column, k, list(group_by)
+        self.subject_of = subject_of or {}
         self.header: list[str] | None = None
         self._groups: dict[tuple[str, ...], _Group] = {}
         self._not_numbers: set[int] = set()
@@ -74,7 +76,8 @@ class Aggregator:
         group = self._groups.get(key)
         if group is None:
             group = self._groups[key] = _Group()
-        group.subjects.add(row[self._subject])
+        held_by = row[self._subject]
+        group.subjects.add(self.subject_of.get(held_by, held_by))
         group.rows += 1
         for i in self._candidates:
             if i in self._not_numbers or row[i] == "":
@@ -106,6 +109,16 @@ class Aggregator:
         return out
 
 
+def _texts(lines: Sequence[bytes]) -> list[str]:
+    out = []
+    for line in lines:
+        try:
+            out.append(line.decode("utf-8").rstrip("\r"))
+        except UnicodeDecodeError:
+            continue
+    return out
+
+
 class _Sink:
     def __init__(self) -> None:
         self.parts: list[str] = []
@@ -116,17 +129,23 @@ class _Sink:
 
 
 async def aggregate_csv(chunks: AsyncIterator[bytes], *, subject_column: str, k: int,
-                        group_by: Sequence[str]) -> AsyncIterator[bytes]:
-    """The aggregates of the CSV in ``chunks`` (see the module's docstring), at the end."""
-    aggregator = Aggregator(subject_column=subject_column, k=k, group_by=group_by)
+                        group_by: Sequence[str], subject_of: Mapping[str, str] | None = None,
+                        ) -> AsyncIterator[bytes]:
+    """The aggregates of the CSV in ``chunks`` (see the module's docstring), at the end.
+
+    ``subject_of`` maps a subject-column value (a key, e.g. a meter id) to its data subject;
+    groups are counted in data subjects. A line that is not UTF-8 is left out.
+    """
+    aggregator = Aggregator(subject_column=subject_column, k=k, group_by=group_by,
+                            subject_of=subject_of)
     pending = b""
     async for data in chunks:
         pending += data
         *complete, pending = pending.split(b"\n")
-        for row in csv.reader([line.decode("utf-8").rstrip("\r") for line in complete]):
+        for row in csv.reader(_texts(complete)):
             aggregator.add(row)
     if pending.strip():
-        for row in csv.reader([pending.decode("utf-8").rstrip("\r")]):
+        for row in csv.reader(_texts([pending])):
             aggregator.add(row)
     sink = _Sink()
     csv.writer(sink, lineterminator="\n").writerows(aggregator.lines())

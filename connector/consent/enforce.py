@@ -6,8 +6,9 @@ withdrawal or expiry, each step with its audit entry:
 
 * Every active provider agreement the record covered (its dataset, a recipient that is the
   agreement's assignee, the agreement's purpose) is marked: ``reduced`` when other subjects'
-  consents still let rows be served, ``lapsed`` when none do, or when the agreement's policy
-  needs every covered subject's consent (``consent_scope: all_subjects``).
+  consents still let rows be served, ``lapsed`` when none do, when an aggregate-only agreement
+  is left with fewer than its k subjects, or when the agreement's policy needs every covered
+  subject's consent (``consent_scope: all_subjects``).
 * Under a ``lapsed`` agreement, every running transfer (REQUESTED, STARTED, SUSPENDED) is
   terminated: it concerned nothing but subjects whose consent has ended. The consumer gets the
   DSP ``TransferTerminationMessage`` (queued in the same transaction) with the reason.
@@ -17,6 +18,7 @@ Importing this module registers it with ``consent.service.LAPSE_HOOKS``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -25,6 +27,7 @@ from connector.audit import log as audit_log
 from connector.catalog.models import Dataset
 from connector.consent import service
 from connector.consent.models import ConsentRecord
+from connector.consent.rows import aggregate_duty
 from connector.negotiation.models import Agreement
 from connector.timeutil import utcnow
 from connector.transfer.machine import PROVIDER, Message, State
@@ -34,49 +37,63 @@ from connector.transfer.service import advance, send
 RUNNING = (State.REQUESTED.value, State.STARTED.value, State.SUSPENDED.value)
 
 
-def affected_agreements(session: Session, record: ConsentRecord) -> list[Agreement]:
-    """Active provider agreements on personal data whose terms ``record`` covered."""
+def affected_agreements(session: Session, record: ConsentRecord) -> list[str]:
+    """Ids of active provider agreements on personal data whose terms ``record`` covered."""
     rows = session.exec(select(Agreement).where(
         col(Agreement.role) == PROVIDER, col(Agreement.status) == "active",
         col(Agreement.dataset_id).in_(list(record.datasets)),
-        col(Agreement.assignee).in_(list(record.recipients)))).all()
+        col(Agreement.assignee).in_(list(record.recipients)))
+        .order_by(col(Agreement.id))).all()
     out = []
     for agreement in rows:
         if agreement.purpose is None or agreement.purpose not in record.purposes:
             continue  # consent is for a purpose: without one, the record never served rows
         dataset = session.get(Dataset, agreement.dataset_id)
         if dataset is not None and dataset.personal_data:
-            out.append(agreement)
+            out.append(agreement.id)
     return out
 
 
 def on_lapse(runtime: Any, session: Session, record: ConsentRecord, kind: str) -> None:
-    """Mark the agreements ``record`` covered; terminate the transfers left with nothing."""
-    for agreement in affected_agreements(session, record):
-        remaining = service.subjects_with_consent(service.valid_consents(
+    """Mark the agreements ``record`` covered; terminate the transfers left with nothing.
+
+    Per agreement, its running transfers are locked first and the agreement after them (the
+    order a pull takes them in, so the two never deadlock), and only then are the remaining
+    consents read: a withdrawal or expiry committed meanwhile by another replica is seen, so
+    two ends at once cannot both leave the agreement merely ``reduced``.
+    """
+    for agreement_id in affected_agreements(session, record):
+        transfers = session.exec(select(Transfer).where(
+            col(Transfer.role) == PROVIDER, col(Transfer.agreement_id) == agreement_id,
+            col(Transfer.state).in_(RUNNING)).order_by(col(Transfer.id))
+            .with_for_update().execution_options(populate_existing=True)).all()
+        agreement = session.exec(select(Agreement).where(col(Agreement.id) == agreement_id)
+                                 .with_for_update()
+                                 .execution_options(populate_existing=True)).one()
+        keys = service.keys_with_consent(service.valid_consents(
             session, dataset=agreement.dataset_id, recipient=agreement.assignee,
             purpose=agreement.purpose))
+        subjects = len(set(keys.values()))
         every = (agreement.normalised or {}).get("consent_scope") == "all_subjects"
-        lapsed = every or not remaining
+        aggregate = aggregate_duty(agreement)
+        # Aggregates need k subjects: fewer, and nothing may be served any more.
+        lapsed = every or not keys or (aggregate is not None and subjects < int(aggregate["k"]))
         agreement.consent_state = "lapsed" if lapsed else "reduced"
         agreement.consent_changed_at = utcnow()
         session.add(agreement)
         audit_log.append(session.connection(), [{
             "type": f"agreement.consent_{agreement.consent_state}", "agreement": agreement.id,
             "dataset": agreement.dataset_id, "participant": agreement.assignee,
-            "consent": record.id, "event": kind, "subjects_remaining": len(remaining),
+            "consent": record.id, "event": kind, "subjects_remaining": subjects,
             "consent_scope": "all_subjects" if every else "rows"}])
         if lapsed:
-            _terminate_transfers(runtime, session, agreement, record, kind, every=every)
+            _terminate(runtime, session, transfers, record, kind, every=every)
 
 
-def _terminate_transfers(runtime: Any, session: Session, agreement: Agreement,
-                         record: ConsentRecord, kind: str, *, every: bool) -> None:
-    transfers = session.exec(select(Transfer).where(
-        col(Transfer.role) == PROVIDER, col(Transfer.agreement_id) == agreement.id,
-        col(Transfer.state).in_(RUNNING)).with_for_update()).all()
+def _terminate(runtime: Any, session: Session, transfers: Sequence[Transfer],
+               record: ConsentRecord, kind: str, *, every: bool) -> None:
     why = ("the policy needs every covered data subject's consent" if every
-           else "no data subject's consent covers this recipient and purpose any more")
+           else "not enough data subjects' consent covers this recipient and purpose any more")
     reasons = [{"code": f"consent_{kind}",
                 "message": f"a data subject's consent was {kind}; {why}"}]
     for transfer in transfers:

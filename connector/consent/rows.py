@@ -21,13 +21,14 @@ from connector.negotiation.models import Agreement
 
 
 def allowed_subjects(session: Session, *, dataset: Dataset, recipient: str,
-                     purpose: str | None) -> frozenset[str]:
-    """Subject keys whose rows ``recipient`` may receive for ``purpose`` now."""
+                     purpose: str | None) -> dict[str, str]:
+    """Subject keys whose rows ``recipient`` may receive for ``purpose`` now, each with the
+    data subject it belongs to (one person may consent for several keys, e.g. meters)."""
     if purpose is None:
-        return frozenset()  # consent is always for a purpose: no purpose, no rows
+        return {}  # consent is always for a purpose: no purpose, no rows
     views = service.valid_consents(session, dataset=dataset.id, recipient=recipient,
                                    purpose=purpose)
-    return service.subjects_with_consent(views)
+    return service.keys_with_consent(views)
 
 
 def _subject_of(line: bytes, index: int) -> bytes | None:
@@ -42,7 +43,8 @@ def _subject_of(line: bytes, index: int) -> bytes | None:
         fields = line.split(b",", index + 1)
         return fields[index] if len(fields) > index else None
     try:
-        parsed = next(csv.reader([line.decode("utf-8")]), [])
+        # strict: an unterminated quote is an error, not a field running to the end
+        parsed = next(csv.reader([line.decode("utf-8")], strict=True), [])
     except (UnicodeDecodeError, csv.Error):
         return None  # a row that cannot be read cannot be shown to be allowed
     return parsed[index].encode() if len(parsed) > index else None
@@ -88,15 +90,31 @@ async def filter_csv(chunks: AsyncIterator[bytes], *, column: str,
             yield last
 
 
+class RowsUnreadable(ValueError):
+    """A quoted field runs past the record limit: where rows end can no longer be told."""
+
+
+#: A record whose quoted field spans lines is held until its quotes close, up to this size;
+#: beyond it the stream ends (fails closed) rather than judge lines inside a field as rows.
+MAX_RECORD_BYTES = 1 << 20
+
+
 class _LineState:
     """Judges blocks of whole lines; remembers a multi-line record across blocks."""
 
     def __init__(self) -> None:
-        self.record = b""
+        self.parts: list[bytes] = []  # the lines of an open record (its quotes not closed)
+        self.size = 0
+
+    def _hold(self, line: bytes) -> None:
+        self.parts.append(line)
+        self.size += len(line) + 1
+        if self.size > MAX_RECORD_BYTES:
+            raise RowsUnreadable(f"a quoted field runs past {MAX_RECORD_BYTES} bytes")
 
     def kept(self, block: bytes, index: int, wanted: frozenset[bytes]) -> list[bytes]:
         """The allowed rows of ``block`` (whole lines, no final line end), each with ``\\n``."""
-        if not self.record and b'"' not in block and b"\r" not in block:
+        if not self.parts and b'"' not in block and b"\r" not in block:
             width = index + 1
             rows = [line for line in block.split(b"\n")
                     if len(fields := line.split(b",", width)) > index and fields[index] in wanted]
@@ -104,20 +122,26 @@ class _LineState:
         out = []
         for line in block.split(b"\n"):
             if b'"' in line and line.count(b'"') % 2:  # a quoted field opens or closes
-                if not self.record:
-                    self.record = line
+                self._hold(line)
+                if len(self.parts) == 1:
                     continue
-                line, self.record = self.record + b"\n" + line, b""
-            elif self.record:
-                self.record += b"\n" + line
+                line = b"\n".join(self.parts)
+                self.parts, self.size = [], 0
+            elif self.parts:
+                self._hold(line)
                 continue
             if line and _subject_of(line, index) in wanted:
                 out.append(line + b"\n")
         return out
 
     def finish(self, rest: bytes) -> bytes:
-        """The last row: ``rest`` (after the final line end), joined to an open record."""
-        return self.record + b"\n" + rest if self.record else rest
+        """The last row: ``rest`` (after the final line end); nothing if a record is still
+        open (its quote never closes: the csv module would read the rest as one field)."""
+        if not self.parts:
+            return rest
+        if rest.count(b'"') % 2:  # the last line closes the record
+            return b"\n".join([*self.parts, rest])
+        return b""
 
 
 def aggregate_duty(agreement: Agreement | None) -> dict[str, Any] | None:
@@ -139,7 +163,7 @@ class ConsentRowFilter:
 
         Under an aggregate-only agreement, only the aggregates of those rows (``aggregate``).
         """
-        allowed: frozenset[str] = frozenset()
+        allowed: dict[str, str] = {}
         aggregate = None
         if runtime is not None and dataset.subject_column:
             with Session(runtime.engine) as session:
@@ -148,8 +172,11 @@ class ConsentRowFilter:
                 allowed = allowed_subjects(session, dataset=dataset, recipient=participant,
                                            purpose=purpose)
                 aggregate = aggregate_duty(agreement)
-        rows = filter_csv(chunks, column=dataset.subject_column or "\0", allowed=allowed)
+        rows = filter_csv(chunks, column=dataset.subject_column or "\0",
+                          allowed=frozenset(allowed))
         if aggregate is None:
             return rows
+        # Groups count data subjects, not keys: one household's three meters are one subject.
         return aggregate_csv(rows, subject_column=dataset.subject_column or "",
-                             k=int(aggregate["k"]), group_by=aggregate.get("group_by") or [])
+                             k=int(aggregate["k"]), group_by=aggregate.get("group_by") or [],
+                             subject_of=allowed)

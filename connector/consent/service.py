@@ -6,6 +6,7 @@ ever sees and changes their own records (someone else's id answers 404, as an un
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from connector.catalog.models import Dataset
 from connector.consent.models import EVENT_TYPES, SCHEMA_VERSION, ConsentEvent, ConsentRecord
 from connector.errors import Conflict, NotFound, ValidationFailed
 from connector.timeutil import utcnow
+
+log = logging.getLogger("connector.consent")
 
 #: Called when a record ends (``withdrawn`` or ``expired``), in the transaction that records the
 #: event: ``consent.enforce`` registers the marking of agreements and the termination of the
@@ -175,6 +178,11 @@ def import_record(session: Session, *, actor: str, controller: str,
     session.flush()
     _add_event(session, record, "given", actor, at=record.valid_from, imported=True)
     withdrawn_at = _time(body.get("withdrawn_at"), "withdrawn_at")
+    if withdrawn_at is not None and withdrawn_at > utcnow():
+        # A withdrawal is a past event; one dated ahead would end the consent with no one
+        # there to mark agreements and end transfers when its time comes.
+        raise ValidationFailed("withdrawn_at must not be in the future",
+                               errors=[{"path": "withdrawn_at", "message": "a past time"}])
     if withdrawn_at is not None:
         _add_event(session, record, "withdrawn", actor, at=withdrawn_at, imported=True)
     session.commit()
@@ -246,14 +254,19 @@ def expire_due(session: Session, *, runtime: Any, now: datetime | None = None) -
     session.rollback()
     expired: list[str] = []
     for record_id in due:
-        record = session.get(ConsentRecord, record_id, with_for_update=True)
-        if record is None or _ended(session, [record_id]) or record.valid_until is None:
+        try:
+            record = session.get(ConsentRecord, record_id, with_for_update=True)
+            if record is None or _ended(session, [record_id]) or record.valid_until is None:
+                session.rollback()
+                continue
+            _add_event(session, record, "expired", "connector", at=_aware(record.valid_until))
+            for hook in LAPSE_HOOKS:
+                hook(runtime, session, record, "expired")
+            session.commit()
+        except Exception:  # one record's failure must not hold up every later expiry
             session.rollback()
+            log.exception("expiring a consent record failed", extra={"consent": record_id})
             continue
-        _add_event(session, record, "expired", "connector", at=_aware(record.valid_until))
-        for hook in LAPSE_HOOKS:
-            hook(runtime, session, record, "expired")
-        session.commit()
         expired.append(record_id)
     return expired
 
@@ -285,6 +298,18 @@ def valid_consents(session: Session, *, dataset: str, recipient: str | None = No
     views = [ConsentView(r, tuple(by_record.get(r.id, [])),
                          status_of(r, by_record.get(r.id, []), moment), moment) for r in wanted]
     return [v for v in views if v.status == "active"]
+
+
+def keys_with_consent(views: Iterable[ConsentView]) -> dict[str, str]:
+    """Each subject key the views cover, with its data subject (where two records name one key
+    for different subjects, the same one of them every time: a key never counts twice)."""
+    owner: dict[str, str] = {}
+    for v in views:
+        for key in v.record.subject_keys or [v.record.data_subject]:
+            known = owner.get(key)
+            owner[key] = v.record.data_subject if known is None else min(known,
+                                                                         v.record.data_subject)
+    return owner
 
 
 def subjects_with_consent(views: Iterable[ConsentView]) -> frozenset[str]:

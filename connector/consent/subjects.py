@@ -15,12 +15,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from connector.catalog.errors import SourceUnavailable
 from connector.catalog.models import Dataset
 from connector.catalog.sources import file_path, open_stream
 
 _CACHE_LIMIT = 64
-_cache: dict[tuple[str, int, int], frozenset[str]] = {}
+_cache: dict[tuple[Any, ...], frozenset[str]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -42,7 +41,7 @@ def lines(chunks: Iterable[bytes]) -> Iterator[str]:
 
 def subjects_in(chunks: Iterable[bytes], column: str) -> frozenset[str]:
     """The distinct values of ``column`` in the CSV ``chunks``; SubjectsUnknown without it."""
-    reader = csv.reader(lines(chunks))
+    reader = csv.reader(lines(chunks), strict=True)  # an unclosed quote is an error
     header = next(reader, None)
     if header is None:
         return frozenset()
@@ -57,7 +56,7 @@ def covered_subjects(runtime: Any, dataset: Dataset) -> frozenset[str]:
     column = dataset.subject_column
     if not column:
         raise SubjectsUnknown(f"dataset {dataset.id!r} names no subject column")
-    key = _file_key(runtime.settings.data_dir, dataset)
+    key = _file_key(runtime.settings.data_dir, dataset, column)
     if key is not None:
         with _cache_lock:
             known = _cache.get(key)
@@ -66,7 +65,9 @@ def covered_subjects(runtime: Any, dataset: Dataset) -> frozenset[str]:
     try:
         with open_stream(runtime, dataset) as stream:
             found = subjects_in(stream, column)
-    except (SourceUnavailable, UnicodeDecodeError, csv.Error) as exc:
+    except SubjectsUnknown:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure to read (file, HTTP, SQL) refuses
         raise SubjectsUnknown(f"the data of dataset {dataset.id!r} cannot be read: "
                               f"{type(exc).__name__}") from None
     if key is not None:
@@ -77,7 +78,8 @@ def covered_subjects(runtime: Any, dataset: Dataset) -> frozenset[str]:
     return found
 
 
-def _file_key(data_dir: Path, dataset: Dataset) -> tuple[str, int, int] | None:
+def _file_key(data_dir: Path, dataset: Dataset, column: str) -> tuple[Any, ...] | None:
+    """What the cached set of a file depends on: the file (as changed by any means) and column."""
     if dataset.source_kind != "file":
         return None
     try:
@@ -85,4 +87,4 @@ def _file_key(data_dir: Path, dataset: Dataset) -> tuple[str, int, int] | None:
         stat = path.stat()
     except (OSError, ValueError):
         return None
-    return str(path), stat.st_size, stat.st_mtime_ns
+    return (str(path), column, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)

@@ -25,7 +25,7 @@ from connector.dsp.base import DspModel
 from connector.dsp.errors import InvalidMessage
 from connector.dsp.odrl import MessageOffer
 from connector.errors import UnsupportedPolicy, ValidationFailed
-from connector.policy.odrl import DODATA_NS, normalise_policy
+from connector.policy.odrl import DODATA_NS, completed, normalise_policy
 
 PURPOSE = DODATA_NS + "purpose"
 MAX_PURPOSE = 100
@@ -68,7 +68,7 @@ def rules_of(odrl: Mapping[str, Any]) -> dict[str, Any]:
 def policy_of(offer: Offer) -> dict[str, Any]:
     """The normalised policy of one of our offers (raises ``UnsupportedPolicy``)."""
     if offer.normalised:
-        return dict(offer.normalised)
+        return completed(offer.normalised)
     return normalise_policy({"@type": "Offer", **offer.odrl})
 
 

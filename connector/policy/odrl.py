@@ -272,6 +272,17 @@ def _one_iri(raw: Any, what: str) -> str:
     return values[0]
 
 
+def completed(normalised: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored normalised policy with the keys added since it was stored, at their defaults
+    (``consent_scope``; ``group_by`` of an aggregate duty), so it compares equal to a fresh one."""
+    out = {**normalised}
+    out.setdefault("consent_scope", "rows")
+    out["duties"] = [{**duty, "group_by": duty.get("group_by") or []}
+                     if duty.get("type") == "aggregate_only" else dict(duty)
+                     for duty in normalised.get("duties") or []]
+    return out
+
+
 def normalise_policy(odrl: Mapping[str, Any]) -> dict[str, Any]:
     """Translate one ODRL ``Offer`` or ``Agreement`` into the normalised decision ``policy``.
 

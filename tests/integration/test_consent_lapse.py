@@ -9,12 +9,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from connector.audit import storage
 from connector.catalog.models import Dataset
 from connector.consent import service
+from connector.errors import ValidationFailed
 from connector.negotiation.models import Agreement
 from connector.policy.odrl import normalise_policy
 from connector.runtime import Runtime
@@ -239,9 +241,23 @@ def test_aggregate_only_agreement_serves_only_groups_of_k_subjects(data_dir: Pat
             "t0,3,3,0.6,0.2", "t1,3,3,0.6,0.2"]
         assert "m-1" not in served.text and subject(1) not in served.text
 
-        withdraw(runtime, records[2])  # two subjects left: every group is below k
-        assert pull(http, runtime, pid).text.splitlines() == [
-            "timestamp,subjects,rows,kwh_sum,kwh_mean"]
+        # A fourth household consents (its record names further keys, counted as one subject).
+        consent(runtime, dataset_id, 4, subject_keys=[subject(4), "m-x", "m-y"])
+        assert pull(http, runtime, pid).text.splitlines()[1:] == [
+            "t0,4,4,1,0.25", "t1,4,4,1,0.25"]
+        withdraw(runtime, records[1])
+        withdraw(runtime, records[2])  # two subjects left, fewer than k: nothing may leave
+        assert agreement(runtime, "urn:agreement:agg").consent_state == "lapsed"
+        assert kit.transfer(runtime, pid).state == "TERMINATED"
+
+
+def test_a_withdrawal_dated_in_the_future_is_refused(data_dir: Path, database_url: str) -> None:
+    with kit.client(data_dir, database_url) as http:
+        runtime = kit.runtime_of(http)
+        dataset_id = personal(runtime, "urn:agreement:future", readings(1))
+        with pytest.raises(ValidationFailed, match="withdrawn_at"):
+            consent(runtime, dataset_id, 1,
+                    withdrawn_at=(utcnow() + timedelta(days=1)).isoformat())
 
 
 def test_aggregate_only_agreement_on_data_without_subjects_is_refused(

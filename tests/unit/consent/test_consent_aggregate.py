@@ -46,6 +46,21 @@ def test_without_grouping_one_group_over_everything() -> None:
                                             "kwh_mean"]]
 
 
+def test_groups_count_data_subjects_not_keys() -> None:
+    data = b"meter,kwh\nm1,1\nm2,2\nm3,5\n"
+
+    async def collect(owner: dict[str, str]) -> str:
+        return b"".join([c async for c in aggregate_csv(
+            _chunks(data, 4), subject_column="meter", k=3, group_by=[],
+            subject_of=owner)]).decode()
+
+    # three meters of one household: one subject, below k
+    assert asyncio.run(collect({"m1": "alice", "m2": "alice", "m3": "alice"})) == \
+        "subjects,rows,kwh_sum,kwh_mean\n"
+    assert asyncio.run(collect({"m1": "a", "m2": "b", "m3": "c"})).splitlines()[1] == \
+        "3,3,8,2.666666667"
+
+
 def test_a_missing_group_column_is_refused() -> None:
     with pytest.raises(AggregationRefused, match="district"):
         run(ROWS, k=2, group_by=["district"])

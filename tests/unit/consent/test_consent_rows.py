@@ -7,10 +7,11 @@ import csv
 import io
 from collections.abc import AsyncIterator
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.consent.rows import filter_csv
+from connector.consent.rows import MAX_RECORD_BYTES, RowsUnreadable, filter_csv
 
 FIELD = st.text(alphabet=st.sampled_from(list('ab,"é x\n')), max_size=6)
 
@@ -48,3 +49,24 @@ def test_filter_keeps_exactly_the_rows_the_csv_module_reads_as_allowed(
 def test_a_row_that_is_not_utf8_is_dropped() -> None:
     data = b'id,subject\n1,"s1\xff"\n2,s1\n'
     assert _filter(data, 5, frozenset({"s1"})) == b"id,subject\n2,s1\n"
+
+
+@pytest.mark.parametrize("data", [
+    b'subject,note\nalice,"5 inch\nbob,secret-bob\ncarol,secret-carol\n',
+    b'subject,note\nalice,"5 inch\nbob,secret-bob\ncarol,secret-carol',
+    b'subject,note\nalice,"x\nbob,secret\ncarol,y"z\n',
+])
+def test_an_unclosed_or_malformed_quote_never_lets_other_rows_out(data: bytes) -> None:
+    out = _filter(data, 7, frozenset({"alice"}))
+    assert b"secret" not in out and out.startswith(b"subject,note\n")
+
+
+def test_a_quoted_field_past_the_limit_ends_the_stream() -> None:
+    data = b'subject,note\nalice,"' + b"x\n" * (MAX_RECORD_BYTES // 2 + 10) + b'"\n'
+    with pytest.raises(RowsUnreadable):
+        _filter(data, 65536, frozenset({"alice"}))
+
+
+def test_a_closed_multi_line_last_record_without_newline_is_judged() -> None:
+    data = b'subject,note\nalice,"a\nb"'
+    assert _filter(data, 3, frozenset({"alice"})) == b'subject,note\nalice,"a\nb"'

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from connector.errors import UnsupportedPolicy
 from connector.policy.input import build_input, normalised_policy, to_epoch
-from connector.policy.odrl import REGION_PARENT, normalise_policy, region_path
+from connector.policy.odrl import REGION_PARENT, completed, normalise_policy, region_path
 
 DSP = Path(__file__).resolve().parents[4] / "shared" / "dsp-2025-1"
 OWNER = "did:web:dew21.example"
@@ -85,6 +85,15 @@ def test_bad_consent_scope_or_grouping_is_refused_by_name(policy: dict[str, Any]
     with pytest.raises(UnsupportedPolicy) as caught:
         normalise_policy(policy)
     assert caught.value.extra["term"] == term
+
+
+def test_a_policy_stored_before_the_new_keys_compares_equal_when_completed() -> None:
+    policy = offer(duty=[{"action": "aggregate", "constraint": [
+        c("dodata:minGroupSize", "gteq", 5)]}])
+    fresh = normalise_policy(policy)
+    stored = {k: v for k, v in fresh.items() if k != "consent_scope"}
+    stored["duties"] = [{"type": "aggregate_only", "k": 5}]
+    assert completed(stored) == fresh
 
 
 def test_stored_policy_with_a_bad_scope_or_grouping_is_an_error() -> None:
