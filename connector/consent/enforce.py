@@ -28,6 +28,7 @@ from connector.catalog.models import Dataset
 from connector.consent import service
 from connector.consent.models import ConsentRecord
 from connector.consent.rows import aggregate_duty
+from connector.consent.subjects import SubjectsUnknown, covered_subjects
 from connector.negotiation.models import Agreement
 from connector.timeutil import utcnow
 from connector.transfer.machine import PROVIDER, Message, State
@@ -73,11 +74,15 @@ def on_lapse(runtime: Any, session: Session, record: ConsentRecord, kind: str) -
         keys = service.keys_with_consent(service.valid_consents(
             session, dataset=agreement.dataset_id, recipient=agreement.assignee,
             purpose=agreement.purpose))
-        subjects = len(set(keys.values()))
         every = (agreement.normalised or {}).get("consent_scope") == "all_subjects"
+        # Only all-or-nothing needs the subjects the data covers (a scan, cached for files).
+        covered = _covered(runtime, session, agreement.dataset_id) if every else None
+        subjects = len(set(keys.values()))
         aggregate = aggregate_duty(agreement)
-        # Aggregates need k subjects: fewer, and nothing may be served any more.
-        lapsed = every or not keys or (aggregate is not None and subjects < int(aggregate["k"]))
+        # All subjects must consent (unknown subjects cannot all have); aggregates need k
+        # subjects; rows need one. Short of that, nothing may be served any more.
+        lapsed = (not keys or (every and (covered is None or not covered <= keys.keys()))
+                  or (aggregate is not None and subjects < int(aggregate["k"])))
         agreement.consent_state = "lapsed" if lapsed else "reduced"
         agreement.consent_changed_at = utcnow()
         session.add(agreement)
@@ -88,6 +93,17 @@ def on_lapse(runtime: Any, session: Session, record: ConsentRecord, kind: str) -
             "consent_scope": "all_subjects" if every else "rows"}])
         if lapsed:
             _terminate(runtime, session, transfers, record, kind, every=every)
+
+
+def _covered(runtime: Any, session: Session, dataset_id: str) -> frozenset[str] | None:
+    """The subject keys in the dataset's data, or None where they cannot be read."""
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None or runtime is None:
+        return None
+    try:
+        return covered_subjects(runtime, dataset)
+    except SubjectsUnknown:
+        return None
 
 
 def _terminate(runtime: Any, session: Session, transfers: Sequence[Transfer],

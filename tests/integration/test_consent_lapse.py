@@ -215,7 +215,12 @@ def test_all_subjects_offer_refuses_while_any_covered_subject_lacks_consent(
         served = pull(http, runtime, pid)
         assert served.status_code == 200 and len(served.text.splitlines()) == 1 + 3 * 2
 
-        # One subject withdraws: all-or-nothing, so the transfer ends at once.
+        # Household 1 holds a second record: withdrawing one of them leaves everyone covered.
+        consent(runtime, dataset_id, 1)
+        withdraw(runtime, records[0])
+        assert agreement(runtime, "urn:agreement:all").consent_state == "reduced"
+        assert kit.transfer(runtime, pid).state == "STARTED"
+        # Household 2 withdraws its only one: all-or-nothing, so the transfer ends at once.
         withdraw(runtime, records[1])
         assert agreement(runtime, "urn:agreement:all").consent_state == "lapsed"
         assert kit.transfer(runtime, pid).state == "TERMINATED"
