@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import uvicorn
 
@@ -31,14 +32,21 @@ class Served:
         self.runtime.close()
 
 
-def start(runtime: Runtime, base: str, port: int) -> Served:
-    """Serve ``runtime``'s app on ``port`` (lifespan on) and wait until it listens."""
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime=runtime), host="127.0.0.1",
-                                           port=port, log_config=None, lifespan="on"))
+def listen(app: Any, port: int, *, lifespan: Literal["on", "off"] = "on") -> tuple[uvicorn.Server,
+                                                                 threading.Thread]:
+    """Serve the ASGI ``app`` on loopback ``port`` in a thread; return once it listens."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
+                                           lifespan=lifespan, access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
     assert server.started, "uvicorn did not start"
+    return server, thread
+
+
+def start(runtime: Runtime, base: str, port: int) -> Served:
+    """Serve ``runtime``'s app on ``port`` (lifespan on) and wait until it listens."""
+    server, thread = listen(create_app(runtime=runtime), port)
     return Served(base, runtime, server, thread)

@@ -7,15 +7,12 @@ SQLite file; both under uvicorn in threads. They recognise each other by fixed c
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlmodel import Session
 
 from connector.app import create_app
@@ -25,6 +22,7 @@ from connector.participants.models import Participant
 from connector.runtime import Runtime
 from tests.integration.auth_kit import Key, assertion, free_port
 from tests.integration.catalog_kit import add_dataset, offer_odrl, only, schema_errors
+from tests.integration.served import listen
 
 CONSUMER = "did:web:consumer.example"
 
@@ -32,14 +30,7 @@ CONSUMER = "did:web:consumer.example"
 @contextlib.contextmanager
 def _serve(settings: Settings, port: int) -> Iterator[Runtime]:
     runtime = Runtime.start(settings)
-    uv = uvicorn.Server(uvicorn.Config(create_app(runtime=runtime), host="127.0.0.1",
-                                       port=port, log_config=None, lifespan="on"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert uv.started, "uvicorn did not start"
+    uv, thread = listen(create_app(runtime=runtime), port)
     try:
         yield runtime
     finally:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -12,23 +10,11 @@ from sqlmodel import Session
 
 from connector.catalog.models import Dataset
 from connector.consent import service
-from connector.consent.rows import filter_csv
 from connector.negotiation.models import Agreement
 from tests.integration import test_transfer_kit as kit
+from tests.unit.consent.streams import filtered
 
 PURPOSE = "energy-saving-advice"
-
-
-async def _chunks(data: bytes, size: int) -> AsyncIterator[bytes]:
-    for start in range(0, len(data), size):
-        yield data[start:start + size]
-
-
-def _run(data: bytes, size: int, allowed: frozenset[str]) -> bytes:
-    async def collect() -> bytes:
-        return b"".join([c async for c in filter_csv(_chunks(data, size), column="subject",
-                                                     allowed=allowed)])
-    return asyncio.run(collect())
 
 
 @settings(max_examples=200, deadline=None)
@@ -40,7 +26,7 @@ def test_no_row_of_a_subject_without_consent_ever_leaves(rows: list[int], consen
     data = b"meter_id,subject,kwh\n" + b"".join(
         b"m-%d,urn:subject:hh-%d,0.%d\n" % (n, n, n) for n in rows)
     allowed = frozenset(f"urn:subject:hh-{n}" for n in consenting)
-    out = _run(data, chunk, allowed).decode().splitlines()
+    out = filtered(data, chunk, allowed).decode().splitlines()
     assert out[0] == "meter_id,subject,kwh"
     served = [line.split(",")[1] for line in out[1:]]
     assert all(subject in allowed for subject in served)
@@ -48,7 +34,7 @@ def test_no_row_of_a_subject_without_consent_ever_leaves(rows: list[int], consen
 
 
 def test_no_subject_column_serves_no_rows() -> None:
-    out = _run(b"a,b\n1,2\n", 3, frozenset({"1"}))
+    out = filtered(b"a,b\n1,2\n", 3, frozenset({"1"}))
     assert out == b"a,b\n"
 
 

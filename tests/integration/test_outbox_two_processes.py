@@ -28,7 +28,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -39,6 +38,7 @@ from connector.delivery.models import OutboxMessage
 from connector.delivery.outbox import enqueue
 from connector.dsp import DSP_CONTEXT
 from tests.conftest import free_port
+from tests.integration.served import listen
 
 DSP_TOKEN = "Bearer replica-set-token"  # what both replicas send with DSP messages
 WAIT = 180.0  # generous: a wait, never an assertion about speed
@@ -103,14 +103,7 @@ class Receiver:
 def receiver(behaviour: Behaviour) -> Iterator[Receiver]:
     port = free_port()
     recv = Receiver(behaviour, base=f"http://127.0.0.1:{port}")
-    server = uvicorn.Server(uvicorn.Config(recv, host="127.0.0.1", port=port, log_config=None,
-                                           lifespan="off", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "receiver did not start"
+    server, thread = listen(recv, port, lifespan="off")
     try:
         yield recv
     finally:

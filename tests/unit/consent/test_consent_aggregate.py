@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import AsyncIterator
 
 import pytest
 from hypothesis import given, settings
@@ -13,17 +12,13 @@ from hypothesis import strategies as st
 
 from connector.consent.aggregate import AggregationRefused, aggregate_csv
 from connector.consent.subjects import SubjectsUnknown, subjects_in
-
-
-async def _chunks(data: bytes, size: int) -> AsyncIterator[bytes]:
-    for start in range(0, len(data), size):
-        yield data[start:start + size]
+from tests.unit.consent.streams import chunks
 
 
 def run(data: bytes, *, k: int, group_by: list[str], size: int = 7) -> list[list[str]]:
     async def collect() -> bytes:
         return b"".join([c async for c in aggregate_csv(
-            _chunks(data, size), subject_column="subject", k=k, group_by=group_by)])
+            chunks(data, size), subject_column="subject", k=k, group_by=group_by)])
     return list(csv.reader(io.StringIO(asyncio.run(collect()).decode())))
 
 
@@ -51,7 +46,7 @@ def test_groups_count_data_subjects_not_keys() -> None:
 
     async def collect(owner: dict[str, str]) -> str:
         return b"".join([c async for c in aggregate_csv(
-            _chunks(data, 4), subject_column="meter", k=3, group_by=[],
+            chunks(data, 4), subject_column="meter", k=3, group_by=[],
             subject_of=owner)]).decode()
 
     # three meters of one household: one subject, below k

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-from collections.abc import AsyncIterator
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.consent.rows import MAX_RECORD_BYTES, RowsUnreadable, filter_csv
+from connector.consent.rows import MAX_RECORD_BYTES, RowsUnreadable
+from tests.unit.consent.streams import filtered
 
 FIELD = st.text(alphabet=st.sampled_from(list('ab,"é x\n')), max_size=6)
-
-
-async def _chunks(data: bytes, size: int) -> AsyncIterator[bytes]:
-    for start in range(0, len(data), size):
-        yield data[start:start + size]
-
-
-def _filter(data: bytes, size: int, allowed: frozenset[str]) -> bytes:
-    async def collect() -> bytes:
-        return b"".join([c async for c in filter_csv(_chunks(data, size), column="subject",
-                                                     allowed=allowed)])
-    return asyncio.run(collect())
 
 
 @settings(max_examples=300, deadline=None)
@@ -40,7 +27,7 @@ def test_filter_keeps_exactly_the_rows_the_csv_module_reads_as_allowed(
     csv.writer(text, lineterminator="\r\n" if crlf else "\n").writerows(
         [("before", "subject", "after"), *rows])
     data = text.getvalue().encode()
-    out = _filter(data, size, frozenset(allowed)).decode()
+    out = filtered(data, size, frozenset(allowed)).decode()
     kept = list(csv.reader(io.StringIO(out)))
     assert kept[0] == ["before", "subject", "after"]
     assert kept[1:] == [list(row) for row in rows if row[1] in allowed]
@@ -48,7 +35,7 @@ def test_filter_keeps_exactly_the_rows_the_csv_module_reads_as_allowed(
 
 def test_a_row_that_is_not_utf8_is_dropped() -> None:
     data = b'id,subject\n1,"s1\xff"\n2,s1\n'
-    assert _filter(data, 5, frozenset({"s1"})) == b"id,subject\n2,s1\n"
+    assert filtered(data, 5, frozenset({"s1"})) == b"id,subject\n2,s1\n"
 
 
 @pytest.mark.parametrize("data", [
@@ -57,16 +44,16 @@ def test_a_row_that_is_not_utf8_is_dropped() -> None:
     b'subject,note\nalice,"x\nbob,secret\ncarol,y"z\n',
 ])
 def test_an_unclosed_or_malformed_quote_never_lets_other_rows_out(data: bytes) -> None:
-    out = _filter(data, 7, frozenset({"alice"}))
+    out = filtered(data, 7, frozenset({"alice"}))
     assert b"secret" not in out and out.startswith(b"subject,note\n")
 
 
 def test_a_quoted_field_past_the_limit_ends_the_stream() -> None:
     data = b'subject,note\nalice,"' + b"x\n" * (MAX_RECORD_BYTES // 2 + 10) + b'"\n'
     with pytest.raises(RowsUnreadable):
-        _filter(data, 65536, frozenset({"alice"}))
+        filtered(data, 65536, frozenset({"alice"}))
 
 
 def test_a_closed_multi_line_last_record_without_newline_is_judged() -> None:
     data = b'subject,note\nalice,"a\nb"'
-    assert _filter(data, 3, frozenset({"alice"})) == b'subject,note\nalice,"a\nb"'
+    assert filtered(data, 3, frozenset({"alice"})) == b'subject,note\nalice,"a\nb"'
