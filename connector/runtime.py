@@ -82,7 +82,7 @@ class Runtime:
         """
         self.checkpoints = CheckpointScheduler(
             self.engine, origin=self.settings.audit_origin,
-            private_key=self.audit_key.private_key,
+            private_key=lambda: self.audit_key.private_key,  # a rotation applies at once
             every_entries=self.settings.audit_checkpoint_entries,
             every_seconds=self.settings.audit_checkpoint_seconds)
         self.checkpoints.start()

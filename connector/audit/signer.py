@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -68,16 +69,24 @@ def sign_checkpoint(conn: Connection, *, origin: str, private_key: Ed25519Privat
 class CheckpointScheduler:
     """Signs a checkpoint every ``every_entries`` new entries or ``every_seconds`` seconds."""
 
-    def __init__(self, engine: Engine, *, origin: str, private_key: Ed25519PrivateKey,
+    def __init__(self, engine: Engine, *, origin: str,
+                 private_key: Ed25519PrivateKey | Callable[[], Ed25519PrivateKey],
                  every_entries: int, every_seconds: float) -> None:
+        """``private_key`` may be a function giving the key to sign with now (a service
+        passes one that reads the current audit key, so a rotation takes effect at once)."""
         self.engine = engine
         self.origin = origin
-        self.private_key = private_key
+        self._key = private_key
         self.every_entries = every_entries
         self.every_seconds = every_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_signed = 0.0
+
+    @property
+    def private_key(self) -> Ed25519PrivateKey:
+        """The key the next checkpoint is signed with."""
+        return self._key if isinstance(self._key, Ed25519PrivateKey) else self._key()
 
     def tick(self, monotonic_now: float) -> storage.CheckpointRow | None:
         """Sign if due; return the new checkpoint or None."""

@@ -13,8 +13,9 @@ from sqlalchemy.exc import DBAPIError
 
 from connector.audit import log as audit_log
 from connector.audit import service, storage
-from connector.audit.errors import AuditError
+from connector.audit.errors import AuditError, NoteError
 from connector.audit.hashing import leaf_hash, root_from_leaves
+from connector.audit.note import verify_note
 from connector.audit.proofs import verify_consistency, verify_inclusion
 from connector.audit.signer import CheckpointScheduler, sign_checkpoint, verifier_key
 from connector.audit.verify import verify_log
@@ -123,6 +124,37 @@ def test_signer_refuses_an_inconsistent_history(runtime: Runtime) -> None:
         conn.execute(text("UPDATE audit_hash SET hash = :h"), {"h": b"\x01" * 32})
     with pytest.raises(AuditError):
         _sign(runtime)
+
+
+def test_a_running_scheduler_signs_with_the_rotated_key(runtime: Runtime) -> None:
+    """After ``keys rotate --purpose audit`` the next checkpoint is signed with the new key."""
+    scheduler = CheckpointScheduler(runtime.engine, origin="o/log",
+                                    private_key=lambda: runtime.audit_key.private_key,
+                                    every_entries=1, every_seconds=60)
+    first = scheduler.tick(1.0)
+    old = runtime.audit_key
+    new = runtime.keys.rotate("audit")
+    assert new.kid != old.kid
+    _append(runtime, 1)
+    second = scheduler.tick(2.0)
+    assert first is not None and second is not None
+    verify_note(first.note, verifier_key("o/log", old.private_key))
+    verify_note(second.note, verifier_key("o/log", new.private_key))
+    with pytest.raises(NoteError):
+        verify_note(second.note, verifier_key("o/log", old.private_key))
+
+
+def test_the_services_scheduler_follows_an_audit_key_rotation(runtime: Runtime) -> None:
+    runtime.start_background()
+    try:
+        assert runtime.checkpoints is not None
+        before = runtime.checkpoints.private_key.public_key().public_bytes_raw()
+        runtime.keys.rotate("audit")
+        after = runtime.checkpoints.private_key.public_key().public_bytes_raw()
+        assert after != before
+        assert after == runtime.audit_key.private_key.public_key().public_bytes_raw()
+    finally:
+        runtime.stop_background()
 
 
 def test_scheduler_signs_every_n_entries_or_t_seconds(runtime: Runtime) -> None:
