@@ -15,13 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from connector.app import create_app
-from connector.auth import clients
 from connector.catalog.models import Dataset, Offer
 from connector.config import Settings
 from connector.delivery.models import OutboxMessage
@@ -30,15 +28,13 @@ from connector.negotiation.models import Negotiation, NegotiationEvent
 from connector.policy.odrl import normalise_policy
 from connector.runtime import Runtime
 from tests.integration.auth_kit import (
-    ASSERTION_TYPE,
     BASE,
-    Key,
-    assertion,
     free_port,
     get_token,
     register,
 )
 from tests.integration.served import Served, start
+from tests.integration.served import served_headers as served_headers
 
 PROVIDER = "did:web:provider.example"
 CONSUMER = "did:web:consumer.example"
@@ -184,17 +180,3 @@ def wait_for(check: Any, seconds: float = 10.0) -> Any:
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {check}")
-
-
-def served_headers(served: Served, roles: list[str], participant: str) -> dict[str, str]:
-    """A management API bearer token from a served connector's own token endpoint."""
-    key = Key.es256()
-    with Session(served.runtime.engine) as session:
-        record, _ = clients.create_client(session=session, participant=participant,
-                                          roles=roles, jwks=key.jwks())
-    token_url = served.base + "/oauth/token"
-    resp = httpx.post(token_url, data={
-        "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
-        "client_assertion": assertion(key, record.client_id, aud=token_url)})
-    assert resp.status_code == 200, resp.text
-    return {"Authorization": "Bearer " + resp.json()["access_token"]}

@@ -7,10 +7,14 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import httpx
 import uvicorn
+from sqlmodel import Session
 
 from connector.app import create_app
+from connector.auth import clients
 from connector.runtime import Runtime
+from tests.integration.auth_kit import ASSERTION_TYPE, Key, assertion
 
 
 @dataclass
@@ -50,3 +54,17 @@ def start(runtime: Runtime, base: str, port: int) -> Served:
     """Serve ``runtime``'s app on ``port`` (lifespan on) and wait until it listens."""
     server, thread = listen(create_app(runtime=runtime), port)
     return Served(base, runtime, server, thread)
+
+
+def served_headers(served: Served, roles: list[str], participant: str) -> dict[str, str]:
+    """A management API bearer token from a served connector's own token endpoint."""
+    key = Key.es256()
+    with Session(served.runtime.engine) as session:
+        record, _ = clients.create_client(session=session, participant=participant,
+                                          roles=roles, jwks=key.jwks())
+    token_url = served.base + "/oauth/token"
+    resp = httpx.post(token_url, data={
+        "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
+        "client_assertion": assertion(key, record.client_id, aud=token_url)})
+    assert resp.status_code == 200, resp.text
+    return {"Authorization": "Bearer " + resp.json()["access_token"]}

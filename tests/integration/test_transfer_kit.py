@@ -9,9 +9,8 @@ plays the other connector (answers DSP messages, records them) or a push endpoin
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,6 @@ from sqlmodel import Session, col, select
 
 from connector.app import create_app
 from connector.catalog.models import Dataset
-from connector.config import Settings
 from connector.delivery.models import OutboxMessage
 from connector.dsp import DSP_CONTEXT
 from connector.negotiation.models import Agreement
@@ -30,10 +28,11 @@ from connector.policy.odrl import normalise_policy
 from connector.runtime import Runtime
 from connector.transfer.models import Transfer, TransferEvent
 from tests.integration.auth_kit import (
-    BASE,
     get_token,
     register,
 )
+from tests.integration.negotiation_kit import settings
+from tests.integration.negotiation_kit import wait_for as wait_for
 
 PROVIDER = "did:web:provider.example"
 CONSUMER = "did:web:consumer.example"
@@ -43,17 +42,6 @@ AS_PROVIDER = {"Authorization": "Bearer b-token"}
 DSP = "/dsp/2025-1/transfers"
 CALLBACK = "http://consumer.invalid/dsp/2025-1"
 PULL, PUSH = "HttpData-PULL", "HttpData-PUSH"
-
-
-def settings(data_dir: Path, database_url: str, **overrides: Any) -> Settings:
-    """One app: the provider to ``a-token`` callers, the consumer to ``b-token`` callers.
-    Messages are held back a minute so tests can read them in the outbox."""
-    values: dict[str, Any] = {
-        "public_url": BASE, "participant_id": PROVIDER, "dsp_identity": ["fixed"],
-        "dsp_fixed_credentials": {"Bearer a-token": CONSUMER, "Bearer b-token": PROVIDER},
-        "dsp_fixed_outgoing": "Bearer b-token", "dsp_callback_delay": 60.0,
-        "audit_checkpoint_seconds": 3600, "audit_checkpoint_entries": 100000, **overrides}
-    return Settings(data_dir=data_dir, database_url=database_url, **values)
 
 
 @contextmanager
@@ -159,16 +147,6 @@ def headers_for(http: TestClient, roles: list[str], participant: str) -> dict[st
     registered = register(app, roles, participant=participant)
     return {"Authorization": "Bearer " + get_token(http, registered)["access_token"]}
 
-
-def wait_for(check: Callable[[], Any], seconds: float = 10.0) -> Any:
-    """Poll ``check()`` until it returns something truthy."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {check}")
 
 
 # -- the helpers' own tests --------------------------------------------------------------------

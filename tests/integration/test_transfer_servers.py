@@ -15,14 +15,13 @@ from typing import Any
 
 import httpx
 import uvicorn
-from sqlmodel import Session
 from starlette.types import Receive, Scope, Send
 
-from connector.auth import clients
 from connector.dsp import DSP_CONTEXT
 from connector.runtime import Runtime
-from tests.integration.auth_kit import ASSERTION_TYPE, Key, assertion, free_port
+from tests.integration.auth_kit import free_port
 from tests.integration.served import Served, start
+from tests.integration.served import served_headers as served_headers
 from tests.integration.test_transfer_kit import settings, wait_for
 
 
@@ -116,19 +115,6 @@ def serve(data_dir: Path, database_url: str, **overrides: Any) -> Served:
     runtime = Runtime.start(settings(data_dir, database_url, public_url=base, **overrides))
     return start(runtime, base, port)
 
-
-def served_headers(served: Served, roles: list[str], participant: str) -> dict[str, str]:
-    """A management API bearer token from a served connector's own token endpoint."""
-    key = Key.es256()
-    with Session(served.runtime.engine) as session:
-        record, _ = clients.create_client(session=session, participant=participant,
-                                          roles=roles, jwks=key.jwks())
-    token_url = served.base + "/oauth/token"
-    resp = httpx.post(token_url, data={
-        "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
-        "client_assertion": assertion(key, record.client_id, aud=token_url)})
-    assert resp.status_code == 200, resp.text
-    return {"Authorization": "Bearer " + resp.json()["access_token"]}
 
 
 def test_receiver_hashes_what_arrives() -> None:
