@@ -314,7 +314,4 @@ def keys_with_consent(views: Iterable[ConsentView]) -> dict[str, str]:
 
 def subjects_with_consent(views: Iterable[ConsentView]) -> frozenset[str]:
     """The subject keys (or, where a record names none, the data subjects) the views cover."""
-    keys: set[str] = set()
-    for v in views:
-        keys.update(v.record.subject_keys or [v.record.data_subject])
-    return frozenset(keys)
+    return frozenset(keys_with_consent(views))
