@@ -71,11 +71,39 @@ def covered_subjects(runtime: Any, dataset: Dataset) -> frozenset[str]:
         raise SubjectsUnknown(f"the data of dataset {dataset.id!r} cannot be read: "
                               f"{type(exc).__name__}") from None
     if key is not None:
-        with _cache_lock:
-            if len(_cache) >= _CACHE_LIMIT:
-                _cache.clear()
-            _cache[key] = found
+        _remember(key, found)
     return found
+
+
+def columns(runtime: Any, dataset: Dataset) -> frozenset[str]:
+    """The column names in the header of ``dataset``'s CSV now; SubjectsUnknown if unreadable.
+
+    Read before anything is served, so that an aggregate over a column the data lacks is refused
+    with a reason instead of ending a stream that has already begun. Cached like the subjects.
+    """
+    key = _file_key(runtime.settings.data_dir, dataset, "\0header")
+    if key is not None:
+        with _cache_lock:
+            known = _cache.get(key)
+        if known is not None:
+            return known
+    try:
+        with open_stream(runtime, dataset) as stream:
+            header = next(csv.reader(lines(stream), strict=True), None) or []
+    except Exception as exc:  # noqa: BLE001 - any failure to read (file, HTTP, SQL) refuses
+        raise SubjectsUnknown(f"the data of dataset {dataset.id!r} cannot be read: "
+                              f"{type(exc).__name__}") from None
+    found = frozenset(header)
+    if key is not None:
+        _remember(key, found)
+    return found
+
+
+def _remember(key: tuple[Any, ...], value: frozenset[str]) -> None:
+    with _cache_lock:
+        if len(_cache) >= _CACHE_LIMIT:
+            _cache.clear()
+        _cache[key] = value
 
 
 def _file_key(data_dir: Path, dataset: Dataset, column: str) -> tuple[Any, ...] | None:

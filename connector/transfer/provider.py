@@ -27,7 +27,7 @@ from connector.access.models import AccessRequest
 from connector.catalog.models import Dataset
 from connector.consent import service as consent_service
 from connector.consent.rows import aggregate_duty
-from connector.consent.subjects import SubjectsUnknown, covered_subjects
+from connector.consent.subjects import SubjectsUnknown, columns, covered_subjects
 from connector.decisions import decide
 from connector.dsp.messages import DataAddress, EndpointProperty, TransferRequestMessage
 from connector.errors import BadRequest, Conflict, UnsupportedPolicy
@@ -127,16 +127,37 @@ def terms(session: Session, transfer: Transfer, *, lock: bool = False,
     return agreement, dataset
 
 
+def _aggregate_unavailable(runtime: Runtime, agreement: Agreement, dataset: Dataset,
+                           ) -> str | None:
+    """Why the aggregates an aggregate-only agreement allows cannot be formed (None: they can).
+
+    Aggregates are over data subjects: without a subject column none can be formed, and serving
+    the rows instead would break the duty. A column to group by that the data lacks is found
+    here, before anything is sent, rather than by a stream that ends half way.
+    """
+    duty = aggregate_duty(agreement)
+    if duty is None:
+        return None
+    if not (dataset.personal_data and dataset.subject_column):
+        return ("the agreement allows only aggregates over data subjects, and this dataset "
+                "names no subject column")
+    try:
+        present = columns(runtime, dataset)
+    except SubjectsUnknown as exc:
+        return f"the aggregates cannot be formed: {str(exc)[:200]}"
+    needed = [dataset.subject_column, *(duty.get("group_by") or [])]
+    missing = [name for name in needed if name not in present]
+    if missing:
+        return f"the aggregates cannot be formed: the data has no column {missing[0]!r}"
+    return None
+
+
 def check_policy(runtime: Runtime, session: Session, transfer: Transfer, agreement: Agreement,
                  dataset: Dataset) -> Decision:
     """The policy's ``transfer`` decision for this transfer now (audited by ``decide``)."""
-    if aggregate_duty(agreement) is not None and not (dataset.personal_data
-                                                       and dataset.subject_column):
-        # Aggregates are over data subjects: without a subject column none can be formed, and
-        # serving the rows instead would break the duty.
-        return Decision(allow=False, reasons=(Reason(
-            "aggregate_unavailable", "the agreement allows only aggregates over data subjects, "
-            "and this dataset names no subject column"),))
+    unavailable = _aggregate_unavailable(runtime, agreement, dataset)
+    if unavailable:
+        return Decision(allow=False, reasons=(Reason("aggregate_unavailable", unavailable),))
     context = policy_context(runtime, session, agreement=agreement, dataset=dataset,
                              participant=transfer.counterparty)
     try:

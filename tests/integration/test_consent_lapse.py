@@ -278,3 +278,49 @@ def test_aggregate_only_agreement_on_data_without_subjects_is_refused(
         refused = kit.transfer(runtime, pid)
         assert refused.state == "TERMINATED"
         assert refused.reason[0]["code"] == "aggregate_unavailable"
+
+
+def test_aggregate_over_a_column_the_data_lacks_is_refused_before_anything_is_sent(
+        data_dir: Path, database_url: str) -> None:
+    duty = [{"action": "aggregate", "constraint": [
+        {"leftOperand": "https://w3id.org/dodata/policy#minGroupSize", "operator": "gteq",
+         "rightOperand": 2},
+        {"leftOperand": "https://w3id.org/dodata/policy#groupBy", "operator": "eq",
+         "rightOperand": "district"}]}]
+    with kit.client(data_dir, database_url) as http:
+        runtime = kit.runtime_of(http)
+        dataset_id = personal(runtime, "urn:agreement:agg-col", readings(1, 2, 3), duty=duty)
+        for n in (1, 2, 3):
+            consent(runtime, dataset_id, n)
+        pid = start(http, "urn:agreement:agg-col")
+        refused = kit.transfer(runtime, pid)
+        assert refused.state == "TERMINATED"
+        assert refused.reason[0]["code"] == "aggregate_unavailable"
+        assert "'district'" in refused.reason[0]["message"]
+
+
+def test_a_pull_is_refused_when_the_data_loses_the_column_it_is_grouped_by(
+        data_dir: Path, database_url: str) -> None:
+    duty = [{"action": "aggregate", "constraint": [
+        {"leftOperand": "https://w3id.org/dodata/policy#minGroupSize", "operator": "gteq",
+         "rightOperand": 2},
+        {"leftOperand": "https://w3id.org/dodata/policy#groupBy", "operator": "eq",
+         "rightOperand": "timestamp"}]}]
+    with kit.client(data_dir, database_url) as http:
+        runtime = kit.runtime_of(http)
+        dataset_id = personal(runtime, "urn:agreement:agg-lost", readings(1, 2), duty=duty)
+        for n in (1, 2):
+            consent(runtime, dataset_id, n)
+        pid = start(http, "urn:agreement:agg-lost")
+        assert pull(http, runtime, pid).text.splitlines()[1:] == ["t0,2,2,0.3,0.15",
+                                                                  "t1,2,2,0.3,0.15"]
+        with Session(runtime.engine) as session:
+            dataset = session.get(Dataset, dataset_id)
+            assert dataset is not None and dataset.source
+            source = runtime.settings.data_dir / dataset.source
+        source.write_bytes(b"meter_id,subject,kwh\nm-1,%s,1\n" % subject(1).encode())
+        refused = pull(http, runtime, pid)
+        assert refused.status_code == 403, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["reasons"][0]["code"] == "aggregate_unavailable"
+        assert "'timestamp'" in refused.json()["reasons"][0]["message"]
