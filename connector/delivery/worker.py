@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,6 +32,8 @@ log = logging.getLogger("connector.delivery")
 RETRY_STATUSES = frozenset({404, 408, 425, 429})
 DSP_KINDS = frozenset({"negotiation", "transfer"})
 LEASE = timedelta(seconds=30)
+SEND_DEADLINE = timedelta(seconds=20)  # reading a reply stops here, inside the lease
+RESPONSE_LIMIT = 64 * 1024  # bytes of a reply read; the rest is left unread
 HeadersFor = Callable[[str, str], dict[str, str]]
 
 
@@ -109,11 +112,31 @@ class DeliveryWorker:
         try:
             # Our DSP credentials go to counterparties only, never to e.g. an owner's webhook.
             headers = self.headers_for(counterparty, url) if kind in DSP_KINDS else {}
-            resp = self._client.post(url, json=body, headers=headers)
-            outcome = {"status": resp.status_code, "text": resp.text[:2000]}
+            outcome = self._post(url, body, headers)
         except httpx.HTTPError as exc:
             outcome = {"status": None, "error": f"{type(exc).__name__}: {exc}"[:500]}
         self._record(message_id, body, outcome)
+
+    def _post(self, url: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        """POST ``body``; the status and the start of the answer, read within bounds.
+
+        Only the first ``RESPONSE_LIMIT`` bytes of an answer are read (a counterparty's reply
+        is a small JSON document; a huge or endless one must not fill our memory), and reading
+        stops at ``SEND_DEADLINE`` after the send began, well inside the lease: a reply that
+        trickles in is cut there and counts as a failed attempt.
+        """
+        deadline = time.monotonic() + SEND_DEADLINE.total_seconds()
+        with self._client.stream("POST", url, json=body, headers=headers) as resp:
+            data = bytearray()
+            for chunk in resp.iter_bytes():
+                data += chunk
+                if len(data) >= RESPONSE_LIMIT:
+                    break
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout("the reply did not arrive within "
+                                            f"{SEND_DEADLINE.total_seconds():.0f} s")
+            text = bytes(data[:RESPONSE_LIMIT]).decode(resp.encoding or "utf-8", "replace")
+        return {"status": resp.status_code, "text": text[:2000]}
 
     def _record(self, message_id: int, body: dict[str, Any], outcome: dict[str, Any]) -> None:
         status = outcome["status"]

@@ -1,0 +1,126 @@
+"""What the outbox worker reads of a counterparty's reply: a bounded start, within a deadline.
+
+A real HTTP server on loopback answers the POSTs; real database (SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from starlette.types import Receive, Scope, Send
+
+from connector import db
+from connector.delivery import worker as worker_module
+from connector.delivery.models import OutboxMessage
+from connector.delivery.outbox import enqueue
+from connector.delivery.worker import RESPONSE_LIMIT, DeliveryWorker
+from tests.conftest import free_port
+from tests.integration.served import listen
+
+HUGE = 8 * 1024 * 1024
+
+
+async def replies(scope: Scope, receive: Receive, send: Send) -> None:
+    """/huge answers 8 MiB; /slow sends a byte every 0.2 s for 4 s; both with status 200."""
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json")]})
+    if scope["path"] == "/huge":
+        block = b'{"x": "' + b"a" * (1024 * 1024 - 9) + b'"}'
+        for _ in range(HUGE // len(block)):
+            await send({"type": "http.response.body", "body": block, "more_body": True})
+    else:
+        for _ in range(20):
+            await send({"type": "http.response.body", "body": b" ", "more_body": True})
+            await asyncio.sleep(0.2)
+    await send({"type": "http.response.body", "body": b""})
+
+
+@pytest.fixture
+def base() -> Iterator[str]:
+    port = free_port()
+    server, thread = listen(replies, port, lifespan="off")
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = db.make_engine(database_url)
+    db.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def queue(engine: Engine, url: str) -> int:
+    with Session(engine) as session:
+        row = enqueue(session, url=url, body={"@type": "Ping"}, counterparty="did:web:x",
+                      process_kind="webhook", process_id="p-1", retry_for=60)
+        session.commit()
+        assert row.id is not None
+        return row.id
+
+
+def message(engine: Engine, message_id: int) -> OutboxMessage:
+    with Session(engine) as session:
+        row = session.get(OutboxMessage, message_id)
+        assert row is not None
+        return row
+
+
+class CountingTransport(httpx.HTTPTransport):
+    """A real HTTP transport that counts the reply bytes the client actually takes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.taken = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        inner, transport = response.stream, self
+
+        class Counted(httpx.SyncByteStream):
+            def __iter__(self) -> Iterator[bytes]:
+                for chunk in inner:  # type: ignore[union-attr]
+                    transport.taken += len(chunk)
+                    yield chunk
+
+            def close(self) -> None:
+                inner.close()  # type: ignore[union-attr]
+
+        response.stream = Counted()
+        return response
+
+
+def test_a_huge_reply_is_read_only_as_far_as_the_limit(engine: Engine, base: str) -> None:
+    message_id = queue(engine, base + "/huge")
+    transport = CountingTransport()
+    worker = DeliveryWorker(engine, headers_for=lambda c, u: {}, transport=transport)
+    assert worker.run_once() == 1
+    row = message(engine, message_id)
+    assert row.status == "sent" and row.attempts == 1
+    assert RESPONSE_LIMIT <= transport.taken < HUGE // 4  # stopped near the limit, not 8 MiB
+    worker.stop()
+
+
+def test_a_reply_that_trickles_past_the_deadline_is_a_failed_attempt(
+        engine: Engine, base: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(worker_module, "SEND_DEADLINE", timedelta(seconds=1))
+    message_id = queue(engine, base + "/slow")
+    worker = DeliveryWorker(engine, headers_for=lambda c, u: {})
+    assert worker.run_once() == 1
+    row = message(engine, message_id)
+    assert row.status == "pending" and row.attempts == 1  # kept for a retry with back-off
+    assert row.last_error is not None and "ReadTimeout" in row.last_error
+    assert "did not arrive within 1 s" in row.last_error
+    worker.stop()
