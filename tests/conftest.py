@@ -20,6 +20,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+
+from connector import db
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY_DIR = ROOT / "policies"
@@ -70,6 +73,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def migrated_engine(database_url: str) -> Iterator[Engine]:
+    """An engine on ``database_url`` (SQLite and PostgreSQL), migrated to head."""
+    engine = db.make_engine(database_url)
+    db.upgrade(engine)
+    yield engine
+    engine.dispose()
 
 
 def _wait_for(url: str, seconds: float = 20.0) -> bool:

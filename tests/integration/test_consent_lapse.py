@@ -41,6 +41,16 @@ def readings(*households: int, slots: int = 2) -> bytes:
     return b"".join(rows)
 
 
+def aggregate(k: int, group_by: str | None = None) -> list[dict[str, Any]]:
+    """An aggregate-only duty: groups of at least ``k`` subjects, grouped by ``group_by``."""
+    constraints = [{"leftOperand": "https://w3id.org/dodata/policy#minGroupSize",
+                    "operator": "gteq", "rightOperand": k}]
+    if group_by:
+        constraints.append({"leftOperand": "https://w3id.org/dodata/policy#groupBy",
+                            "operator": "eq", "rightOperand": group_by})
+    return [{"action": "aggregate", "constraint": constraints}]
+
+
 def personal(runtime: Runtime, agreement_id: str, content: bytes, *constraints: dict[str, Any],
              duty: list[dict[str, Any]] | None = None, personal_data: bool = True) -> str:
     dataset_id = kit.seed(runtime, agreement_id, *constraints, content=content)
@@ -228,11 +238,7 @@ def test_all_subjects_offer_refuses_while_any_covered_subject_lacks_consent(
 
 def test_aggregate_only_agreement_serves_only_groups_of_k_subjects(data_dir: Path,
                                                                    database_url: str) -> None:
-    duty = [{"action": "aggregate", "constraint": [
-        {"leftOperand": "https://w3id.org/dodata/policy#minGroupSize", "operator": "gteq",
-         "rightOperand": 3},
-        {"leftOperand": "https://w3id.org/dodata/policy#groupBy", "operator": "eq",
-         "rightOperand": "timestamp"}]}]
+    duty = aggregate(3, "timestamp")
     with kit.client(data_dir, database_url) as http:
         runtime = kit.runtime_of(http)
         dataset_id = personal(runtime, "urn:agreement:agg", readings(1, 2, 3, 4), duty=duty)
@@ -267,9 +273,7 @@ def test_a_withdrawal_dated_in_the_future_is_refused(data_dir: Path, database_ur
 
 def test_aggregate_only_agreement_on_data_without_subjects_is_refused(
         data_dir: Path, database_url: str) -> None:
-    duty = [{"action": "aggregate", "constraint": [
-        {"leftOperand": "https://w3id.org/dodata/policy#minGroupSize", "operator": "gteq",
-         "rightOperand": 2}]}]
+    duty = aggregate(2)
     with kit.client(data_dir, database_url) as http:
         runtime = kit.runtime_of(http)
         personal(runtime, "urn:agreement:agg-open", b"id,value\n1,2\n", duty=duty,
@@ -282,11 +286,7 @@ def test_aggregate_only_agreement_on_data_without_subjects_is_refused(
 
 def test_aggregate_over_a_column_the_data_lacks_is_refused_before_anything_is_sent(
         data_dir: Path, database_url: str) -> None:
-    duty = [{"action": "aggregate", "constraint": [
-        {"leftOperand": "https://w3id.org/dodata/policy#minGroupSize", "operator": "gteq",
-         "rightOperand": 2},
-        {"leftOperand": "https://w3id.org/dodata/policy#groupBy", "operator": "eq",
-         "rightOperand": "district"}]}]
+    duty = aggregate(2, "district")
     with kit.client(data_dir, database_url) as http:
         runtime = kit.runtime_of(http)
         dataset_id = personal(runtime, "urn:agreement:agg-col", readings(1, 2, 3), duty=duty)
@@ -301,11 +301,7 @@ def test_aggregate_over_a_column_the_data_lacks_is_refused_before_anything_is_se
 
 def test_a_pull_is_refused_when_the_data_loses_the_column_it_is_grouped_by(
         data_dir: Path, database_url: str) -> None:
-    duty = [{"action": "aggregate", "constraint": [
-        {"leftOperand": "https://w3id.org/dodata/policy#minGroupSize", "operator": "gteq",
-         "rightOperand": 2},
-        {"leftOperand": "https://w3id.org/dodata/policy#groupBy", "operator": "eq",
-         "rightOperand": "timestamp"}]}]
+    duty = aggregate(2, "timestamp")
     with kit.client(data_dir, database_url) as http:
         runtime = kit.runtime_of(http)
         dataset_id = personal(runtime, "urn:agreement:agg-lost", readings(1, 2), duty=duty)

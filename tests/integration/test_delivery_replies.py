@@ -15,7 +15,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.types import Receive, Scope, Send
 
-from connector import db
 from connector.delivery import worker as worker_module
 from connector.delivery.models import OutboxMessage
 from connector.delivery.outbox import enqueue
@@ -55,11 +54,8 @@ def base() -> Iterator[str]:
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = db.make_engine(database_url)
-    db.upgrade(engine)
-    yield engine
-    engine.dispose()
+def engine(migrated_engine: Engine) -> Engine:
+    return migrated_engine
 
 
 def queue(engine: Engine, url: str) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 from alembic import command
@@ -24,11 +23,8 @@ JWKS = {"keys": [{"kty": "OKP", "crv": "Ed25519",
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = db.make_engine(database_url)
-    db.upgrade(engine)
-    yield engine
-    engine.dispose()
+def engine(migrated_engine: Engine) -> Engine:
+    return migrated_engine
 
 
 def test_migration_0002_creates_and_drops_exactly_the_auth_tables(database_url: str) -> None:
