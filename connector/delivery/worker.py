@@ -113,7 +113,14 @@ class DeliveryWorker:
             # Our DSP credentials go to counterparties only, never to e.g. an owner's webhook.
             headers = self.headers_for(counterparty, url) if kind in DSP_KINDS else {}
             outcome = self._post(url, body, headers)
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol, UnicodeError) as exc:
+            # An address no send can ever reach (UnicodeError: a host DNS cannot encode).
+            outcome = {"status": None, "error": f"{type(exc).__name__}: {exc}"[:500],
+                       "final": True}
         except httpx.HTTPError as exc:
+            outcome = {"status": None, "error": f"{type(exc).__name__}: {exc}"[:500]}
+        except Exception as exc:  # a failed attempt, never a stalled batch
+            log.exception("delivery attempt failed", extra={"url": url})
             outcome = {"status": None, "error": f"{type(exc).__name__}: {exc}"[:500]}
         self._record(message_id, body, outcome)
 
@@ -157,7 +164,7 @@ class DeliveryWorker:
                 handler = RESPONSE_HANDLERS.get((row.process_kind, str(body.get("@type"))))
                 if handler is not None and response:
                     handler(session, row.process_id, response)
-            elif _retryable(status) and not _past(row.deadline):
+            elif _retryable(status) and not outcome.get("final") and not _past(row.deadline):
                 row.not_before = utcnow() + _backoff(row.attempts)
                 row.last_error = _describe(outcome)
             else:
@@ -222,7 +229,7 @@ def _past(deadline: datetime | None) -> bool:
 def _json(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text) if text else {}
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}
 

@@ -26,14 +26,16 @@ HUGE = 8 * 1024 * 1024
 
 
 async def replies(scope: Scope, receive: Receive, send: Send) -> None:
-    """/huge answers 8 MiB; /slow sends a byte every 0.2 s for 4 s; both with status 200."""
+    """/ok answers {}; /huge 8 MiB; /slow a byte every 0.2 s for 4 s; all with status 200."""
     if scope["type"] != "http":
         return
     while (await receive()).get("more_body"):
         pass
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"application/json")]})
-    if scope["path"] == "/huge":
+    if scope["path"] == "/ok":
+        await send({"type": "http.response.body", "body": b"{}", "more_body": True})
+    elif scope["path"] == "/huge":
         block = b'{"x": "' + b"a" * (1024 * 1024 - 9) + b'"}'
         for _ in range(HUGE // len(block)):
             await send({"type": "http.response.body", "body": block, "more_body": True})
@@ -58,10 +60,10 @@ def engine(migrated_engine: Engine) -> Engine:
     return migrated_engine
 
 
-def queue(engine: Engine, url: str) -> int:
+def queue(engine: Engine, url: str, process: str = "p-1") -> int:
     with Session(engine) as session:
         row = enqueue(session, url=url, body={"@type": "Ping"}, counterparty="did:web:x",
-                      process_kind="webhook", process_id="p-1", retry_for=60)
+                      process_kind="webhook", process_id=process, retry_for=60)
         session.commit()
         assert row.id is not None
         return row.id
@@ -119,4 +121,18 @@ def test_a_reply_that_trickles_past_the_deadline_is_a_failed_attempt(
     assert row.status == "pending" and row.attempts == 1  # kept for a retry with back-off
     assert row.last_error is not None and "ReadTimeout" in row.last_error
     assert "did not arrive within 1 s" in row.last_error
+    worker.stop()
+
+
+@pytest.mark.parametrize("bad", ["http://xn--/cb", "http://a..b/cb", "http://a\u0001b/cb"])
+def test_an_address_no_send_can_reach_fails_at_once_and_the_batch_goes_on(
+        engine: Engine, base: str, bad: str) -> None:
+    """Stored before URLs were checked on the way in (or by a bug): one attempt, then failed."""
+    unreachable = queue(engine, bad, process="p-bad")
+    fine = queue(engine, base + "/ok", process="p-good")
+    worker = DeliveryWorker(engine, headers_for=lambda c, u: {})
+    assert worker.run_once() == 2
+    failed, sent = message(engine, unreachable), message(engine, fine)
+    assert failed.status == "failed" and failed.attempts == 1 and failed.last_error
+    assert sent.status == "sent"
     worker.stop()
