@@ -20,6 +20,7 @@ from connector.auth.keys import SigningKey
 from connector.delivery.outbox import enqueue
 from connector.errors import Conflict, NotFound, ValidationFailed
 from connector.timeutil import utcnow
+from connector.urls import url_problem
 
 #: (session, runtime, access request, narrowed terms) → drives the negotiation on.
 Decider = Callable[[Session, Any, AccessRequest, Mapping[str, Any]], None]
@@ -137,9 +138,9 @@ def decide(session: Session, *, request_id: str, owner: str | None, actor: str,
 
 def add_webhook(session: Session, *, owner: str, url: str) -> Webhook:
     """Register ``url`` to be told about each new access request for ``owner``'s datasets."""
-    if not url.startswith(("https://", "http://")) or len(url) > 2000:
-        raise ValidationFailed("url must be an http(s) URL",
-                               errors=[{"path": "url", "message": "http(s) URL"}])
+    problem = url_problem(url)
+    if problem:
+        raise ValidationFailed(f"url {problem}", errors=[{"path": "url", "message": problem}])
     hook = Webhook(id=f"urn:uuid:{uuid.uuid4()}", owner=owner, url=url)
     session.add(hook)
     session.flush()

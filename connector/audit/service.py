@@ -18,6 +18,7 @@ from connector.errors import BadRequest, NotFound
 from connector.runtime import Runtime
 
 MAX_PAGE = 500
+MAX_INDEX = 2**63 - 1  # entry indexes are signed 64-bit integers in both databases
 
 
 def latest_note(runtime: Runtime) -> str:
@@ -34,7 +35,7 @@ def latest_note(runtime: Runtime) -> str:
 def entry(engine: Engine, index: int) -> bytes:
     """The stored bytes of entry ``index``."""
     with read_only(engine) as conn:
-        row = storage.get_entry(conn, index) if index >= 0 else None
+        row = storage.get_entry(conn, index) if 0 <= index <= MAX_INDEX else None
     if row is None:
         raise NotFound(f"no audit entry {index}")
     return row.body
@@ -76,7 +77,9 @@ def search(engine: Engine, *, cursor: str | None, limit: int, types: Sequence[st
         raise BadRequest(f"limit must be between 1 and {MAX_PAGE}")
     after = None
     if cursor:
-        if not cursor.isdigit():
+        # isdigit() alone admits digits such as "²" that int() refuses.
+        if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 19) \
+                or int(cursor) > MAX_INDEX:
             raise BadRequest("cursor is not one this API handed out")
         after = int(cursor)
     with read_only(engine) as conn:

@@ -20,6 +20,7 @@ from connector.dsp.errors import InvalidMessage
 from connector.dsp.messages import Catalog, CatalogRequestMessage
 from connector.errors import ValidationFailed
 from connector.runtime import Runtime
+from connector.urls import url_problem
 
 TIMEOUT = 10.0
 
@@ -51,14 +52,14 @@ def _same_origin(url: httpx.URL, base: httpx.URL) -> bool:
 
 
 def _check_urls(request: RemoteCatalogIn) -> tuple[str, httpx.URL]:
-    try:
-        base = httpx.URL(request.counterparty_address.rstrip("/"))
-        page = httpx.URL(request.page_url) if request.page_url else None
-    except httpx.InvalidURL as exc:
-        raise ValidationFailed(f"not a URL: {exc}") from None
-    if base.scheme not in ("http", "https") or not base.host:
-        raise ValidationFailed("counterparty_address must be an http(s) URL", errors=[
-            {"path": "counterparty_address", "message": "http(s) URL", "kind": "url"}])
+    for name, value in (("counterparty_address", request.counterparty_address),
+                        ("page_url", request.page_url)):
+        problem = None if value is None else url_problem(value)
+        if problem:
+            raise ValidationFailed(f"{name} {problem}", errors=[
+                {"path": name, "message": problem, "kind": "url"}])
+    base = httpx.URL(request.counterparty_address.rstrip("/"))
+    page = httpx.URL(request.page_url) if request.page_url else None
     if page is not None and not _same_origin(page, base):
         raise ValidationFailed("page_url must be on the counterparty's origin", errors=[
             {"path": "page_url", "message": "other origin", "kind": "url"}])
@@ -82,7 +83,7 @@ def request_catalog(runtime: Runtime, *, request: RemoteCatalogIn) -> RemoteCata
                                                 url=str(url))
     try:
         response = httpx.post(url, json=message, headers=headers, timeout=TIMEOUT)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, UnicodeError) as exc:  # UnicodeError: a host DNS cannot encode
         raise CounterpartyFailed(f"{address} did not answer: {type(exc).__name__}",
                                  counterparty_address=address) from None
     if response.status_code != 200:
@@ -92,7 +93,7 @@ def request_catalog(runtime: Runtime, *, request: RemoteCatalogIn) -> RemoteCata
                                  counterparty_reason=_reason(response))
     try:
         catalog = parse_message(response.json(), Catalog)
-    except (ValueError, InvalidMessage) as exc:
+    except (ValueError, InvalidMessage, RecursionError) as exc:
         raise CounterpartyFailed(f"{address} answered no valid Catalog: {exc}"[:500],
                                  counterparty_address=address) from None
     links = response.links

@@ -36,6 +36,7 @@ from connector.catalog.schemas import FileSource, HttpSource, Source, SqlSource
 from connector.config import Settings
 from connector.errors import ValidationFailed
 from connector.runtime import Runtime
+from connector.urls import url_problem
 
 CHUNK = 64 * 1024
 CSV = "text/csv"
@@ -127,9 +128,9 @@ def check_source(settings: Settings, source: Source) -> dict[str, Any]:
         return {"source_kind": "file", "source": source.path, "query": None,
                 "byte_size": size, "sha256": sha256}
     if isinstance(source, HttpSource):
-        url = httpx.URL(source.url)
-        if url.scheme not in ("http", "https") or not url.host:
-            raise _invalid("source.url", "an http:// or https:// URL with a host, please")
+        problem = url_problem(source.url)
+        if problem:
+            raise _invalid("source.url", f"source.url {problem}")
         return {"source_kind": "http", "source": source.url, "query": None,
                 "byte_size": None, "sha256": None}
     return _check_sql(settings, source)

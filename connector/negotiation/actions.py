@@ -22,6 +22,7 @@ from connector.negotiation.machine import CONSUMER, PROVIDER
 from connector.negotiation.models import Negotiation
 from connector.negotiation.process import commit, find, new_pid, reasons_in
 from connector.runtime import Runtime
+from connector.urls import url_problem
 
 SCOPE_OF_ROLE = {PROVIDER: "offers", CONSUMER: "negotiate"}
 
@@ -41,6 +42,13 @@ def _load(session: Session, principal: Principal, negotiation_id: str,
         raise Forbidden(f"only the owner of dataset {neg.dataset_id} (or an admin) may act on "
                         "this negotiation")
     return neg
+
+
+def _check_address(address: str) -> None:
+    problem = url_problem(address)
+    if problem:
+        raise ValidationFailed(f"counterparty_address {problem}", errors=[
+            {"path": "counterparty_address", "message": problem, "kind": "url"}])
 
 
 def initiate(*, session: Session, runtime: Runtime, principal: Principal,
@@ -63,6 +71,7 @@ def initiate(*, session: Session, runtime: Runtime, principal: Principal,
     body = offers.message_offer(offer, target=target, offer_id=offer_id)
     if body["target"] != target:
         raise ValidationFailed(f"the offer's target {body['target']!r} is not {target!r}")
+    _check_address(counterparty_address)
     neg_id = new_pid()
     neg = Negotiation(id=neg_id, role=CONSUMER, consumer_pid=neg_id, counterparty=provider_id,
                       counterparty_address=counterparty_address.rstrip("/"), dataset_id=target,
@@ -84,6 +93,7 @@ def offer_first(*, session: Session, runtime: Runtime, principal: Principal, off
     ours = session.get(Offer, offer_id)
     if ours is None or not views.owns_dataset(session, principal, ours.dataset_id):
         raise NotFound(f"no offer {offer_id} of yours")
+    _check_address(counterparty_address)
     settings = runtime.settings
     body = offers.message_offer({**ours.odrl, "assignee": consumer_id},
                                 target=ours.dataset_id, offer_id=ours.id,

@@ -80,7 +80,7 @@ def _decode(cursor: str) -> tuple[datetime, str]:
         padded = cursor + "=" * (-len(cursor) % 4)
         moment, ident = json.loads(base64.urlsafe_b64decode(padded.encode()))
         parsed = datetime.fromisoformat(moment)
-    except (ValueError, TypeError, binascii.Error):
+    except (ValueError, TypeError, binascii.Error, RecursionError):
         raise BadRequest("cursor is not one this API handed out") from None
     if not isinstance(ident, str):
         raise BadRequest("cursor is not one this API handed out")

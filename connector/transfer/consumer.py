@@ -39,13 +39,15 @@ from connector.transfer.service import (
     new_pid,
     send,
 )
+from connector.urls import url_problem
 
 log = logging.getLogger("connector.transfer")
 
 
 def _push_address(endpoint: str | None, authorization: str | None) -> DataAddress:
-    if not endpoint or not endpoint.startswith(("https://", "http://")):
-        raise BadRequest("an HttpData-PUSH transfer needs push_endpoint, an http(s) URL")
+    problem = url_problem(endpoint)
+    if problem:
+        raise BadRequest(f"an HttpData-PUSH transfer needs push_endpoint: it {problem}")
     props = None
     if authorization:
         scheme, _, token = authorization.partition(" ")
@@ -77,8 +79,9 @@ def request(runtime: Runtime, session: Session, *, participant: str, counterpart
     """Create a consumer transfer and queue its request to the provider; commit."""
     if format not in FORMATS:
         raise BadRequest(f"format must be one of {', '.join(FORMATS)}")
-    if not counterparty_address.startswith(("https://", "http://")):
-        raise BadRequest("counterparty_address must be the provider's DSP base URL")
+    problem = url_problem(counterparty_address)
+    if problem:
+        raise BadRequest(f"counterparty_address (the provider's DSP base URL) {problem}")
     agreement = _agreement(session, agreement_id=agreement_id, provider_id=provider_id,
                            participant=participant)
     address = _push_address(push_endpoint, push_authorization) if format == PUSH else None

@@ -46,6 +46,7 @@ from connector.transfer.service import (
     new_pid,
     send,
 )
+from connector.urls import url_problem
 
 DENIED = "policy-denied"
 
@@ -176,16 +177,18 @@ def check_policy(runtime: Runtime, session: Session, transfer: Transfer, agreeme
 def _checked_agreement(session: Session, message: TransferRequestMessage,
                        counterparty: str) -> tuple[Agreement, Dataset]:
     extra = {"consumer_pid": message.consumer_pid}
-    if not message.callback_address.startswith(("https://", "http://")):
-        raise BadRequest("callbackAddress must be an http(s) URL", **extra)
+    problem = url_problem(message.callback_address)
+    if problem:
+        raise BadRequest(f"callbackAddress {problem}", **extra)
     if message.format not in FORMATS:
         raise BadRequest(f"format {message.format!r} is not served; use one of "
                          f"{', '.join(FORMATS)}", **extra)
     if message.format == PUSH:
         endpoint = message.data_address.endpoint if message.data_address else None
-        if not endpoint or not endpoint.startswith(("https://", "http://")):
+        problem = url_problem(endpoint)
+        if problem:
             raise BadRequest("an HttpData-PUSH request needs a dataAddress with an http(s) "
-                             "endpoint", **extra)
+                             f"endpoint: the endpoint {problem}", **extra)
     agreement = session.get(Agreement, message.agreement_id)
     # Someone else's agreement is answered like a missing one: ids cannot be probed.
     if agreement is None or agreement.role != PROVIDER or agreement.assignee != counterparty:

@@ -192,5 +192,5 @@ async def open_fetch(runtime: Runtime, *, principal: Principal, transfer_id: str
 def _decoded(body: bytes) -> Any:
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return body.decode("utf-8", "replace")[:500]

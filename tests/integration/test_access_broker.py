@@ -213,3 +213,12 @@ def test_rejected_access_request_terminates_with_the_owners_reason(data_dir: Pat
         [termination] = [m for m in kit.outbox(runtime, pid)
                          if m.body["@type"] == "ContractNegotiationTerminationMessage"]
         assert any("certified advisers" in str(r) for r in termination.body["reason"])
+
+
+def test_a_webhook_url_no_notice_could_reach_is_refused(http: TestClient) -> None:
+    owner = _auth(http, ["provider"], OWNER)
+    for bad in ["http://xn--/hook", "http://\u0001/hook", "http://[/hook", "http://a..b/hook",
+                "https://" + "a" * 300 + "/hook", "ftp://owner.example/hook"]:
+        resp = http.post("/api/v1/webhooks", json={"url": bad}, headers=owner)
+        assert resp.status_code == 422, (bad, resp.text)
+        assert resp.json()["errors"][0]["path"] == "url"

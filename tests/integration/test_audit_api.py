@@ -105,6 +105,11 @@ def test_search_by_type_participant_dataset_and_paging(http: TestClient) -> None
     ("/audit/proof/inclusion?index=0&size=99999999", 404),
     ("/audit/proof/consistency?first=5&second=3", 400), ("/audit/entries?cursor=abc", 400),
     ("/audit/entries?limit=0", 422), ("/audit/export?size=99999999", 404),
+    # Past a 64-bit index, non-ASCII digits, past int()'s digit limit: no 500 either.
+    ("/audit/entries/9223372036854775808", 404),
+    ("/audit/entries?cursor=99999999999999999999", 400),
+    ("/audit/entries?cursor=%C2%B2", 400), ("/audit/entries?cursor=" + "9" * 5000, 400),
+    ("/audit/proof/inclusion?index=0&size=9223372036854775808", 404),
 ])
 def test_bad_requests_are_problems(http: TestClient, path: str, status: int) -> None:
     resp = http.get(path, headers=_auditor(http))

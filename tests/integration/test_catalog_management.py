@@ -99,6 +99,10 @@ def test_dataset_crud_with_audit(http: TestClient, city: dict[str, str]) -> None
     ({"kind": "file", "path": "files/missing.csv"}, "source.path"),
     ({"kind": "file", "path": "link.csv"}, "source.path"),
     ({"kind": "http", "url": "ftp://origin.example/x"}, "source.url"),
+    ({"kind": "http", "url": "http://xn--/x"}, "source.url"),
+    ({"kind": "http", "url": "http://\u0001/x"}, "source.url"),
+    ({"kind": "http", "url": "http://a..b/x"}, "source.url"),
+    ({"kind": "http", "url": "http://%zz/x"}, "source.url"),
     ({"kind": "sql", "database": "nowhere", "query": "SELECT 1"}, "source.database"),
 ])
 def test_bad_sources_are_refused(http: TestClient, city: dict[str, str], data_dir: Path,

@@ -103,6 +103,14 @@ def test_consumer_requests_and_pages_the_providers_catalog(
     assert "dataset" not in filtered["catalog"]
 
 
+async def _deeply_nested(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": b"[" * 100_000 + b"]" * 100_000})
+
+
 def test_remote_failures_are_502_problems(pair: tuple[str, str, Runtime, Runtime]) -> None:
     provider_dsp, consumer, _, c_rt = pair
     headers = _token(consumer, c_rt, ["partner"])
@@ -120,6 +128,22 @@ def test_remote_failures_are_502_problems(pair: tuple[str, str, Runtime, Runtime
     assert nobody.status_code == 502 and "did not answer" in nobody.json()["detail"]
     elsewhere = ask(page_url="http://elsewhere.example/dsp/2025-1/catalog/request")
     assert elsewhere.status_code == 422
+    for field, bad in [("counterparty_address", "http://xn--/dsp"),
+                       ("counterparty_address", "https://" + "a" * 300 + "/dsp"),
+                       ("counterparty_address", "http://a..b/dsp"),
+                       ("page_url", "http://xn--/dsp/2025-1/catalog/request")]:
+        unusable = ask(**{field: bad})
+        assert unusable.status_code == 422, (field, bad, unusable.text)
+        assert unusable.json()["errors"][0]["path"] == field
+    # A counterparty answering JSON nested deeper than the parser goes: 502, not 500.
+    port = free_port()
+    deep, thread = listen(_deeply_nested, port, lifespan="off")
+    try:
+        nested = ask(counterparty_address=f"http://127.0.0.1:{port}/dsp/2025-1")
+    finally:
+        deep.should_exit = True
+        thread.join(timeout=10)
+    assert nested.status_code == 502 and "no valid Catalog" in nested.json()["detail"]
     provider_only = _token(consumer, c_rt, ["provider"])
     assert httpx.post(consumer + "/api/v1/remote/catalog", headers=provider_only,
                       json={"counterparty_address": provider_dsp}).status_code == 403

@@ -4,6 +4,7 @@ CN_C_03 (400, state unchanged), duplicate deliveries (the effect of one), malfor
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -329,3 +330,29 @@ def test_the_wrong_role_for_a_message_is_an_illegal_transition(http: TestClient)
     _refused(http, f"/{pid}/agreement", agreement_body(pid, cpid, AUTO), AS_CONSUMER, pid,
              "AGREED")
     assert outbox(runtime_of(http), pid)[0].body["@type"] == "ContractAgreementMessage"
+
+
+UNSENDABLE = ["http://xn--/cb", "https://" + "a" * 300 + "/cb", "http://a..b/cb", "http://[/cb",
+              "ftp://consumer.example/cb"]
+
+
+@pytest.mark.parametrize("callback", UNSENDABLE)
+def test_a_callback_address_no_message_could_reach_is_refused(http: TestClient,
+                                                              callback: str) -> None:
+    """Accepted, it would be stored and fail every later send from the outbox, unseen."""
+    body = request_body(AUTO, "urn:offer:auto", callback=callback)
+    resp = http.post(DSP + "/request", json=body, headers=AS_CONSUMER)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["@type"] == "ContractNegotiationError"
+    assert "callbackAddress" in " ".join(map(str, resp.json()["reason"]))
+    with Session(runtime_of(http).engine) as session:
+        assert session.exec(select(func.count()).select_from(Agreement)).one() == 0
+
+
+@pytest.mark.parametrize("path", ["/api/v1/negotiations", "/api/v1/agreements"])
+def test_a_cursor_nested_too_deep_is_a_bad_request(http: TestClient, path: str) -> None:
+    nested = base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).decode().rstrip("=")
+    resp = http.get(path, params={"cursor": nested},
+                    headers=headers_for(http, ["partner"], CONSUMER))
+    assert resp.status_code == 400, resp.text
+    assert resp.headers["content-type"].startswith("application/problem+json")

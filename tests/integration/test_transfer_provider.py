@@ -176,6 +176,10 @@ def test_count_is_checked_again_at_each_pull(http: TestClient) -> None:
     (request_body("urn:agreement:mine", fmt=PUSH), "dataAddress"),
     ({**request_body("urn:agreement:mine"), "@type": "TransferStartMessage"}, "wrong @type"),
     ({"consumerPid": "x"}, "@context"),
+    (request_body("urn:agreement:mine", callback="http://xn--/cb"), "callbackAddress"),
+    (request_body("urn:agreement:mine", callback="http://a..b/cb"), "callbackAddress"),
+    (request_body("urn:agreement:mine", fmt=PUSH, push_to="https://" + "a" * 300 + "/in"),
+     "endpoint"),
 ])
 def test_bad_requests_are_transfer_errors(http: TestClient, body: dict[str, Any],
                                           why: str) -> None:

@@ -14,6 +14,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from connector.dsp.base import DspModel, NonEmpty
 from connector.dsp.bundle import DSP_CONTEXT
+from connector.urls import url_problem
 
 DID_CONTEXT = "https://www.w3.org/ns/did/v1"
 WELL_KNOWN_VERSION_PATH = "/.well-known/dspace-version"
@@ -76,6 +77,7 @@ class DidService(DspModel):
         if self.type == "CatalogService" and not _CATALOG_ENDPOINT.match(self.service_endpoint):
             raise ValueError("a CatalogService serviceEndpoint is an http(s) URL ending in "
                              "'/catalog'")
-        if not self.service_endpoint.startswith(("https://", "http://")):
-            raise ValueError("serviceEndpoint must be an http(s) URL")
+        problem = url_problem(self.service_endpoint)
+        if problem:
+            raise ValueError(f"serviceEndpoint {problem}")
         return self

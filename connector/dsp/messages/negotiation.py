@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from connector.dsp.base import DspModel, NonEmpty
 from connector.dsp.odrl import Agreement, MessageOffer
+from connector.urls import url_problem
 
 NegotiationState = Literal["REQUESTED", "OFFERED", "ACCEPTED", "AGREED", "VERIFIED", "FINALIZED",
                            "TERMINATED"]
@@ -28,6 +29,7 @@ class ContractRequestMessage(DspModel):
     def _initial_or_not(self) -> ContractRequestMessage:
         _one_of(self.callback_address, self.provider_pid, "callbackAddress", "providerPid",
                 "the initial request", "a request in an existing negotiation")
+        _callback(self.callback_address)
         return self
 
     @property
@@ -50,12 +52,20 @@ class ContractOfferMessage(DspModel):
     def _initial_or_not(self) -> ContractOfferMessage:
         _one_of(self.callback_address, self.consumer_pid, "callbackAddress", "consumerPid",
                 "the initial offer", "an offer in an existing negotiation")
+        _callback(self.callback_address)
         return self
 
     @property
     def initial(self) -> bool:
         """True if this offer opens a new negotiation."""
         return self.consumer_pid is None
+
+
+def _callback(address: str | None) -> None:
+    """A callbackAddress is where our messages go later: refuse one that cannot be sent to."""
+    problem = None if address is None else url_problem(address)
+    if problem:
+        raise ValueError(f"callbackAddress {problem}")
 
 
 def _one_of(initial: Any, later: Any, initial_name: str, later_name: str, initial_what: str,
