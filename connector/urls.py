@@ -31,7 +31,23 @@ def url_problem(url: object) -> str | None:
         return f"is not a valid URL ({str(exc)[:120]})"
     if not host:
         return "must name a host"
-    return None if _valid_host(host) else f"names an invalid host {host[:80]!r}"
+    if not _valid_host(host):
+        return f"names an invalid host {host[:80]!r}"
+    port = _port_text(url)
+    if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        return f"names an invalid port {port[:20]!r}"
+    return None
+
+
+def _port_text(url: str) -> str:
+    """The port as written (httpx reads " 80" as no port and a non-ASCII digit as a digit)."""
+    authority = url.split("://", 1)[1]
+    for end in "/?#":
+        authority = authority.split(end, 1)[0]
+    host_port = authority.rsplit("@", 1)[-1]
+    if host_port.startswith("["):
+        return host_port.partition("]")[2].removeprefix(":")
+    return host_port.partition(":")[2]
 
 
 def _valid_host(host: str) -> bool:

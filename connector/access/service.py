@@ -19,6 +19,7 @@ from connector.audit import log as audit_log
 from connector.auth.keys import SigningKey
 from connector.delivery.outbox import enqueue
 from connector.errors import Conflict, NotFound, ValidationFailed
+from connector.policy.odrl_terms import MAX_SAFE_INTEGER
 from connector.timeutil import utcnow
 from connector.urls import url_problem
 
@@ -103,9 +104,9 @@ def _narrowing(body: Mapping[str, Any]) -> dict[str, Any]:
             raise ValidationFailed(f"cannot narrow {key!r} with {value!r}", errors=[
                 {"path": key, "message": f"one of {sorted(NARROWABLE)} with the right type"}])
         narrowed[key] = value
-    if "max_count" in narrowed and narrowed["max_count"] < 1:
-        raise ValidationFailed("max_count must be at least 1",
-                               errors=[{"path": "max_count", "message": ">= 1"}])
+    if "max_count" in narrowed and not 1 <= narrowed["max_count"] <= MAX_SAFE_INTEGER:
+        raise ValidationFailed("max_count must be from 1 to 2^53 - 1",
+                               errors=[{"path": "max_count", "message": "1 to 2^53 - 1"}])
     return narrowed
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
@@ -27,6 +27,7 @@ def record_digest(record: dict[str, Any]) -> str:
 def issue_receipt(key: SigningKey, *, issuer: str, record: dict[str, Any], event: str,
                   at: datetime, actor: str) -> str:
     """A compact JWS receipt for ``event`` on ``record``."""
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)  # the database hands back naive UTC
     claims = {"iss": issuer, "sub": record["data_subject"], "iat": int(at.timestamp()),
               "jti": str(uuid.uuid4()), "record_id": record["id"], "event": event,
               "event_time": at.isoformat(), "actor": actor,

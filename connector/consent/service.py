@@ -46,6 +46,10 @@ class ConsentView:
                            for e in self.events]}
 
 
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -96,7 +100,13 @@ def _time(value: Any, field: str) -> datetime | None:
     except ValueError:
         raise ValidationFailed(f"{field} is not an RFC 3339 time",
                                errors=[{"path": field, "message": "RFC 3339 time"}]) from None
-    return _aware(moment)
+    moment = _aware(moment)
+    # Consent is given and ends in our era: outside it, times cannot become epoch seconds
+    # (receipts, policy input) on every platform.
+    if not _EARLIEST <= moment < _LATEST:
+        raise ValidationFailed(f"{field} must lie between 1970 and 9999",
+                               errors=[{"path": field, "message": "a time from 1970 to 9998"}])
+    return moment
 
 
 def _new_record(session: Session, body: Mapping[str, Any], *, data_subject: str,

@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connector.policy.odrl import epoch_seconds, normalise_policy, region_path
+from connector.policy.odrl_terms import MAX_SAFE_INTEGER
 
 APPROVAL_STATUSES = ("none", "pending", "approved", "rejected")
 CONSENT_SCOPES = ("rows", "all_subjects")
@@ -48,6 +49,8 @@ def to_epoch(value: Any, *, field: str) -> int:
     """Whole epoch seconds (rounded down) from a datetime, RFC 3339 string or number."""
     if isinstance(value, bool):
         raise ValueError(f"{field}: a time, not a boolean")
+    if isinstance(value, int | float) and not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        raise ValueError(f"{field}: a time in seconds of at most 2^53 - 1")
     if isinstance(value, int):
         return value
     if isinstance(value, float) and math.isfinite(value):
@@ -59,7 +62,10 @@ def to_epoch(value: Any, *, field: str) -> int:
             raise ValueError(f"{field}: {value!r} is not an RFC 3339 time") from None
     if isinstance(value, datetime):
         # Naive datetimes are UTC: that is how the database hands them back.
-        return epoch_seconds(value if value.tzinfo else value.replace(tzinfo=UTC))
+        try:
+            return epoch_seconds(value if value.tzinfo else value.replace(tzinfo=UTC))
+        except OverflowError:  # e.g. 9999-12-31T23:59:59-00:01 is past year 9999 in UTC
+            raise ValueError(f"{field}: {value.isoformat()} is out of range") from None
     raise ValueError(f"{field}: {type(value).__name__} is not a time")
 
 
@@ -88,8 +94,8 @@ def _bool(value: Any, field: str) -> bool:
 
 
 def _count(value: Any, field: str, *, minimum: int) -> int:
-    if type(value) is not int or value < minimum:
-        raise ValueError(f"{field}: expected an integer >= {minimum}")
+    if type(value) is not int or not minimum <= value <= MAX_SAFE_INTEGER:
+        raise ValueError(f"{field}: expected an integer from {minimum} to 2^53 - 1")
     return value
 
 

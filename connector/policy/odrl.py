@@ -66,6 +66,7 @@ from typing import Any
 
 from connector.policy.odrl_terms import (
     DODATA_NS,
+    MAX_SAFE_INTEGER,
     ODRL_NS,
     as_list,
     check_type,
@@ -157,8 +158,9 @@ def _max_count(op: str, raw: Any) -> int:
     if op not in _UPPER:
         raise refuse(f"operator {op!r} is not supported for 'count' (use lteq or lt)", op)
     value = scalar(raw, "count")
-    if type(value) is not int:
-        raise refuse("the right operand of 'count' must be an integer", "count")
+    if type(value) is not int or value > MAX_SAFE_INTEGER:
+        raise refuse("the right operand of 'count' must be an integer of at most 2^53 - 1",
+                     "count")
     limit = value if op == "lteq" else value - 1
     if limit < 1:
         raise refuse("'count' must allow at least one use", "count")
@@ -248,11 +250,11 @@ def _duty(raw: Any) -> dict[str, Any]:
     value = scalar(constraints[0]["rightOperand"], left)
     if action == "delete":
         match = _DAYS.fullmatch(value) if isinstance(value, str) else None
-        if match is None:
+        if match is None or int(match.group(1)) > MAX_SAFE_INTEGER:
             raise refuse("'elapsedTime' must be a duration in days, e.g. 'P30D'", left)
         return {"type": "delete_after", "days": int(match.group(1))}
-    if type(value) is not int or value < 2:
-        raise refuse("'dodata:minGroupSize' must be an integer of at least 2", left)
+    if type(value) is not int or not 2 <= value <= MAX_SAFE_INTEGER:
+        raise refuse("'dodata:minGroupSize' must be an integer from 2 to 2^53 - 1", left)
     return {"type": "aggregate_only", "k": value, "group_by": group_by or []}
 
 

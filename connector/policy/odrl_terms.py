@@ -14,6 +14,8 @@ from connector.errors import UnsupportedPolicy
 ODRL_NS = "http://www.w3.org/ns/odrl/2/"
 DODATA_NS = "https://w3id.org/dodata/policy#"
 LOGICAL = ("and", "or", "xone", "andSequence")
+# The largest integer every JSON reader keeps exactly (RFC 8785 canonical JSON refuses more).
+MAX_SAFE_INTEGER = 2**53 - 1
 
 
 def refuse(detail: str, term: str) -> UnsupportedPolicy:

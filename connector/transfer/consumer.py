@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 from connector.delivery.outbox import on_failure, on_response
 from connector.dsp import InvalidMessage, parse_message
 from connector.dsp.messages import DataAddress, EndpointProperty, TransferProcess
+from connector.dsp.messages.transfer import header_safe
 from connector.errors import BadRequest, NotFound
 from connector.negotiation.models import Agreement, Negotiation
 from connector.runtime import Runtime
@@ -49,6 +50,9 @@ def _push_address(endpoint: str | None, authorization: str | None) -> DataAddres
     if problem:
         raise BadRequest(f"an HttpData-PUSH transfer needs push_endpoint: it {problem}")
     props = None
+    if authorization and not header_safe(authorization):
+        raise BadRequest("push_authorization must be printable ASCII (it is sent as the "
+                         "Authorization header)")
     if authorization:
         scheme, _, token = authorization.partition(" ")
         bare = token if scheme.lower() == "bearer" and token else authorization

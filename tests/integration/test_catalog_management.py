@@ -269,3 +269,15 @@ def test_evaluate_is_a_dry_run(http: TestClient, city: dict[str, str]) -> None:
     unsupported = http.post("/api/v1/policies/evaluate", headers=city, json={
         "offer": offer_odrl("x", {"xone": []}), "requester": {"participant": "p"}})
     assert unsupported.status_code == 422 and unsupported.json()["term"] == "xone"
+    # Times past year 9999 in UTC, and numbers past 2^53: refused, never a 500.
+    for requester in ({"now": "9999-12-31T23:59:59-00:01"}, {"now": 2**70},
+                      {"usage_count": 2**70},
+                      {"consents": [{"granted_at": "0001-01-01T00:00:00+00:01"}]}):
+        odd = http.post("/api/v1/policies/evaluate", headers=city, json={
+            "offer": offer_odrl("x"), "requester": {"participant": "did:web:x", **requester}})
+        assert odd.status_code == 422, (requester, odd.text)
+    huge = {"leftOperand": "count", "operator": "lteq", "rightOperand": {"@value": 2**60}}
+    too_many = http.post("/api/v1/offers", headers=city, json={
+        "dataset_id": "pm", "odrl": offer_odrl("o-huge", huge)})
+    assert too_many.status_code == 422, too_many.text
+    assert too_many.json()["term"] == "count"

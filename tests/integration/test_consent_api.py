@@ -92,6 +92,8 @@ def test_a_subject_cannot_see_or_change_anothers_records(http: TestClient) -> No
     ({"purposes": "advice"}, "purposes"),
     ({"valid_until": "2020-01-01T00:00:00Z"}, "valid_until"),
     ({"valid_from": "yesterday"}, "valid_from"),
+    ({"valid_from": "0001-01-01T00:00:00Z"}, "valid_from"),
+    ({"valid_until": "9999-12-31T23:59:59-00:01"}, "valid_until"),
 ])
 def test_bad_consent_is_refused_with_the_field(http: TestClient, override: dict[str, Any],
                                                path: str) -> None:
@@ -101,6 +103,7 @@ def test_bad_consent_is_refused_with_the_field(http: TestClient, override: dict[
     resp = http.post("/api/v1/consents", json=body, headers=me)
     assert resp.status_code == 422
     assert resp.json()["errors"][0]["path"] == path
+    assert http.get("/api/v1/consents", headers=me).json()["items"] == []  # nothing half-saved
 
 
 def test_provider_import_and_validity_rules(http: TestClient) -> None:

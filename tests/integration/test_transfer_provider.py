@@ -169,6 +169,12 @@ def test_count_is_checked_again_at_each_pull(http: TestClient) -> None:
     assert _state(http, second) == "TERMINATED"
 
 
+def _with_authorization(body: dict[str, Any], value: str) -> dict[str, Any]:
+    body["dataAddress"]["endpointProperties"] = [
+        {"@type": "EndpointProperty", "name": "authorization", "value": value}]
+    return body
+
+
 @pytest.mark.parametrize(("body", "why"), [
     (request_body("urn:agreement:nope"), "no agreement"),
     (request_body("urn:agreement:theirs"), "no agreement"),
@@ -180,6 +186,9 @@ def test_count_is_checked_again_at_each_pull(http: TestClient) -> None:
     (request_body("urn:agreement:mine", callback="http://a..b/cb"), "callbackAddress"),
     (request_body("urn:agreement:mine", fmt=PUSH, push_to="https://" + "a" * 300 + "/in"),
      "endpoint"),
+    (_with_authorization(request_body("urn:agreement:mine", fmt=PUSH,
+                                      push_to="https://consumer.example/in"), "é"),
+     "printable ASCII"),
 ])
 def test_bad_requests_are_transfer_errors(http: TestClient, body: dict[str, Any],
                                           why: str) -> None:

@@ -11,7 +11,8 @@ from connector.urls import MAX_URL_LENGTH, url_problem
     "http://localhost:8083/cb", "https://consumer.example/dsp/2025-1",
     "http://127.0.0.1:1/x", "http://[::1]:80/x", "https://bücher.example/x",
     "http://my_service:8080/", "https://a.example./x", "https://" + "a" * 63 + ".example/",
-    "https://x.example/?q=%zz",
+    "https://x.example/?q=%zz", "http://a.example:65535/", "http://a.example:/x",
+    "http://user:pw@a.example:8080/", "http://[::1]/x",
 ])
 def test_addresses_that_can_be_sent_to(url: str) -> None:
     assert url_problem(url) is None
@@ -28,6 +29,9 @@ def test_addresses_that_can_be_sent_to(url: str) -> None:
     ("https://" + ".".join(["a" * 60] * 5) + "/", "invalid host"),
     ("http://-a.example/", "invalid host"),
     ("https://x.example/" + "p" * MAX_URL_LENGTH, "at most"),
+    ("http://a.example:99999/", "port"), ("http://a.example:0/", "port"),
+    ("http://a.example:-5/", "port"), ("http://a.example: 80/", "port"),
+    ("http://a.example:\u0663/", "port"), ("http://[::1]:70000/", "port"),
 ])
 def test_addresses_that_cannot(url: object, why: str) -> None:
     problem = url_problem(url)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from connector.dsp.base import DspModel, NonEmpty
 
 TransferState = Literal["REQUESTED", "STARTED", "TERMINATED", "COMPLETED", "SUSPENDED"]
+
+
+def header_safe(value: str) -> bool:
+    """Whether ``value`` can be sent as an HTTP header value: printable ASCII, at most 8 KiB."""
+    return len(value) <= 8192 and all(" " <= c <= "~" or c == "\t" for c in value)
 
 
 class EndpointProperty(DspModel):
@@ -29,6 +34,16 @@ class DataAddress(DspModel):
     endpoint_type: str
     endpoint: str | None = None
     endpoint_properties: NonEmpty[EndpointProperty] | None = None
+
+    @model_validator(mode="after")
+    def _header_safe(self) -> DataAddress:
+        # authorization and authType become an HTTP header of the push or the pull.
+        for name in ("authorization", "authType"):
+            value = self.endpoint_property(name)
+            if value is not None and not header_safe(value):
+                raise ValueError(f"the endpoint property {name!r} must be printable ASCII "
+                                 "(it is sent as an HTTP header)")
+        return self
 
     def endpoint_property(self, name: str) -> str | None:
         """The value of endpoint property ``name``, if present."""
