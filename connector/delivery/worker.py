@@ -27,12 +27,13 @@ from sqlmodel import Session, col
 from connector.delivery.models import OutboxMessage
 from connector.delivery.outbox import FAILURE_HANDLERS, RESPONSE_HANDLERS
 from connector.timeutil import utcnow
+from connector.urls import url_problem
 
 log = logging.getLogger("connector.delivery")
 RETRY_STATUSES = frozenset({404, 408, 425, 429})
 DSP_KINDS = frozenset({"negotiation", "transfer"})
 LEASE = timedelta(seconds=30)
-SEND_DEADLINE = timedelta(seconds=20)  # reading a reply stops here, inside the lease
+SEND_DEADLINE = timedelta(seconds=15)  # reading a reply stops here, inside the lease
 RESPONSE_LIMIT = 64 * 1024  # bytes of a reply read; the rest is left unread
 HeadersFor = Callable[[str, str], dict[str, str]]
 
@@ -109,40 +110,39 @@ class DeliveryWorker:
             url, body, counterparty = row.url, dict(row.body), row.counterparty
             kind = row.process_kind
         outcome: dict[str, Any]
+        deadline = time.monotonic() + SEND_DEADLINE.total_seconds()
         try:
             # Our DSP credentials go to counterparties only, never to e.g. an owner's webhook.
             headers = self.headers_for(counterparty, url) if kind in DSP_KINDS else {}
-            outcome = self._post(url, body, headers)
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol, UnicodeError) as exc:
-            # An address no send can ever reach (UnicodeError: a host DNS cannot encode).
-            outcome = {"status": None, "error": f"{type(exc).__name__}: {exc}"[:500],
-                       "final": True}
-        except httpx.HTTPError as exc:
-            outcome = {"status": None, "error": f"{type(exc).__name__}: {exc}"[:500]}
+            outcome = self._post(url, body, headers, deadline)
         except Exception as exc:  # a failed attempt, never a stalled batch
-            log.exception("delivery attempt failed", extra={"url": url})
-            outcome = {"status": None, "error": f"{type(exc).__name__}: {exc}"[:500]}
+            if not isinstance(exc, httpx.HTTPError):
+                log.exception("delivery attempt failed", extra={"url": url})
+            # An address no send can ever reach fails at once; anything else is retried.
+            outcome = {"status": None, "error": f"{type(exc).__name__}: {exc}"[:500],
+                       "final": url_problem(url) is not None}
         self._record(message_id, body, outcome)
 
-    def _post(self, url: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    def _post(self, url: str, body: dict[str, Any], headers: dict[str, str],
+              deadline: float) -> dict[str, Any]:
         """POST ``body``; the status and the start of the answer, read within bounds.
 
         Only the first ``RESPONSE_LIMIT`` bytes of an answer are read (a counterparty's reply
         is a small JSON document; a huge or endless one must not fill our memory), and reading
-        stops at ``SEND_DEADLINE`` after the send began, well inside the lease: a reply that
-        trickles in is cut there and counts as a failed attempt.
+        stops at ``deadline`` (``SEND_DEADLINE`` after the attempt began, inside the lease):
+        the status decides the outcome, and a reply cut there is read as far as it came. The
+        reply is read as sent (we ask for no content coding): a compressed one is not
+        inflated here, where a small body could become a huge one.
         """
-        deadline = time.monotonic() + SEND_DEADLINE.total_seconds()
+        headers = {**headers, "Accept-Encoding": "identity"}
         with self._client.stream("POST", url, json=body, headers=headers) as resp:
             data = bytearray()
-            for chunk in resp.iter_bytes():
+            for chunk in resp.iter_raw():
                 data += chunk
-                if len(data) >= RESPONSE_LIMIT:
+                if len(data) >= RESPONSE_LIMIT or time.monotonic() > deadline:
                     break
-                if time.monotonic() > deadline:
-                    raise httpx.ReadTimeout("the reply did not arrive within "
-                                            f"{SEND_DEADLINE.total_seconds():.0f} s")
-            text = bytes(data[:RESPONSE_LIMIT]).decode(resp.encoding or "utf-8", "replace")
+            coded = resp.headers.get("content-encoding", "identity").lower() != "identity"
+            text = "" if coded else _text(bytes(data[:RESPONSE_LIMIT]), resp.charset_encoding)
         return {"status": resp.status_code, "text": text[:2000]}
 
     def _record(self, message_id: int, body: dict[str, Any], outcome: dict[str, Any]) -> None:
@@ -224,6 +224,14 @@ def _past(deadline: datetime | None) -> bool:
     if deadline.tzinfo is None:  # SQLite hands back naive UTC
         deadline = deadline.replace(tzinfo=UTC)
     return utcnow() >= deadline
+
+
+def _text(data: bytes, charset: str | None) -> str:
+    """``data`` as text in its declared charset; UTF-8 where that is unknown or unusable."""
+    try:
+        return data.decode(charset or "utf-8", "replace")
+    except (LookupError, UnicodeError):  # e.g. charset=idna or an unknown name
+        return data.decode("utf-8", "replace")
 
 
 def _json(text: str) -> dict[str, Any]:
