@@ -19,7 +19,7 @@ _LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\Z")
 
 def url_problem(url: object) -> str | None:
     """Why ``url`` is not an absolute http(s) URL that can be sent to; None when it is one."""
-    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+    if not isinstance(url, str) or not url[:8].lower().startswith(("https://", "http://")):
         return "must be an http(s) URL"
     if len(url) > MAX_URL_LENGTH:
         return f"must be at most {MAX_URL_LENGTH} characters long"
@@ -41,7 +41,7 @@ def url_problem(url: object) -> str | None:
 
 def _port_text(url: str) -> str:
     """The port as written (httpx reads " 80" as no port and a non-ASCII digit as a digit)."""
-    authority = url.split("://", 1)[1]
+    authority = url.split("://", 1)[1]  # url_problem checked the scheme
     for end in "/?#":
         authority = authority.split(end, 1)[0]
     host_port = authority.rsplit("@", 1)[-1]
@@ -51,6 +51,8 @@ def _port_text(url: str) -> str:
 
 
 def _valid_host(host: str) -> bool:
+    if "%" in host:  # a percent-encoded name, or an IPv6 zone id no peer can be reached by
+        return False
     try:
         ipaddress.ip_address(host)
         return True

@@ -69,8 +69,9 @@ def _check_urls(request: RemoteCatalogIn) -> tuple[str, httpx.URL]:
 def _reason(response: httpx.Response) -> list[Any]:
     try:
         body = response.json()
-    except ValueError:
-        return [response.text[:200]] if response.text else []
+    except (ValueError, RecursionError):
+        text = response.content[:200].decode("utf-8", "replace")
+        return [text] if text else []
     reason = body.get("reason") if isinstance(body, dict) else None
     return reason if isinstance(reason, list) else []
 

@@ -106,8 +106,9 @@ def test_consumer_requests_and_pages_the_providers_catalog(
 async def _deeply_nested(scope: Any, receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json")]})
+    status = 503 if scope["path"].startswith("/fail") else 200
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json; charset=idna")]})
     await send({"type": "http.response.body", "body": b"[" * 100_000 + b"]" * 100_000})
 
 
@@ -140,10 +141,12 @@ def test_remote_failures_are_502_problems(pair: tuple[str, str, Runtime, Runtime
     deep, thread = listen(_deeply_nested, port, lifespan="off")
     try:
         nested = ask(counterparty_address=f"http://127.0.0.1:{port}/dsp/2025-1")
+        failing = ask(counterparty_address=f"http://127.0.0.1:{port}/fail/dsp/2025-1")
     finally:
         deep.should_exit = True
         thread.join(timeout=10)
     assert nested.status_code == 502 and "no valid Catalog" in nested.json()["detail"]
+    assert failing.status_code == 502 and failing.json()["counterparty_status"] == 503
     provider_only = _token(consumer, c_rt, ["provider"])
     assert httpx.post(consumer + "/api/v1/remote/catalog", headers=provider_only,
                       json={"counterparty_address": provider_dsp}).status_code == 403

@@ -224,3 +224,17 @@ def test_bad_consumer_requests(http: TestClient, body: dict[str, Any], status: i
     assert resp.headers["content-type"] == "application/problem+json"
     provider = headers_for(http, ["provider"], CONSUMER)  # no scope transfer
     assert http.post("/api/v1/transfers", headers=provider, json={}).status_code == 403
+
+
+def test_a_start_whose_data_address_cannot_be_used_is_refused(http: TestClient,
+                                                              provider_side: Receiver) -> None:
+    """Stored, it would fail every fetch later (an IDNA error is no HTTP error: a 500)."""
+    pid, _ = _ask(http, provider_side.base + "/", "urn:agreement:c-bad-address")
+    provider_pid = _acknowledged(http, pid)
+    for address in (_address("http://xn--zz.example/data"), _address("http://[::1/data"),
+                    _address("http://example.com/data", token="é"),
+                    _address("http://example.com/data", token="tok ")):
+        refused = _from_provider(http, "Start", pid, provider_pid, dataAddress=address)
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["@type"] == "TransferError"
+    assert _state(http, pid) == "REQUESTED"

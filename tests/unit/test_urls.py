@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from connector.dsp.messages.transfer import header_safe
 from connector.urls import MAX_URL_LENGTH, url_problem
 
 
@@ -12,7 +13,7 @@ from connector.urls import MAX_URL_LENGTH, url_problem
     "http://127.0.0.1:1/x", "http://[::1]:80/x", "https://bücher.example/x",
     "http://my_service:8080/", "https://a.example./x", "https://" + "a" * 63 + ".example/",
     "https://x.example/?q=%zz", "http://a.example:65535/", "http://a.example:/x",
-    "http://user:pw@a.example:8080/", "http://[::1]/x",
+    "http://user:pw@a.example:8080/", "http://[::1]/x", "HTTP://A.example/x",
 ])
 def test_addresses_that_can_be_sent_to(url: str) -> None:
     assert url_problem(url) is None
@@ -32,7 +33,16 @@ def test_addresses_that_can_be_sent_to(url: str) -> None:
     ("http://a.example:99999/", "port"), ("http://a.example:0/", "port"),
     ("http://a.example:-5/", "port"), ("http://a.example: 80/", "port"),
     ("http://a.example:\u0663/", "port"), ("http://[::1]:70000/", "port"),
+    ("http://[fe80::1%25eth0]/", "invalid host"),
 ])
 def test_addresses_that_cannot(url: object, why: str) -> None:
     problem = url_problem(url)
     assert problem is not None and why in problem
+
+
+@pytest.mark.parametrize(("value", "safe"), [
+    ("abc.def-123", True), ("Bearer x y", True), ("é", False), ("a\r\nX: y", False),
+    ("Bearer x ", False), (" x", False), ("x" * 8193, False),
+])
+def test_which_endpoint_property_values_can_be_an_http_header(value: str, safe: bool) -> None:
+    assert header_safe(value) is safe

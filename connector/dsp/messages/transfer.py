@@ -7,13 +7,16 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from connector.dsp.base import DspModel, NonEmpty
+from connector.urls import url_problem
 
 TransferState = Literal["REQUESTED", "STARTED", "TERMINATED", "COMPLETED", "SUSPENDED"]
 
 
 def header_safe(value: str) -> bool:
-    """Whether ``value`` can be sent as an HTTP header value: printable ASCII, at most 8 KiB."""
-    return len(value) <= 8192 and all(" " <= c <= "~" or c == "\t" for c in value)
+    """Whether ``value`` can be sent as an HTTP header value: printable ASCII, at most 8 KiB,
+    no space at either end (HTTP would strip or refuse it)."""
+    return (len(value) <= 8192 and value == value.strip()
+            and all(" " <= c <= "~" or c == "\t" for c in value))
 
 
 class EndpointProperty(DspModel):
@@ -36,7 +39,11 @@ class DataAddress(DspModel):
     endpoint_properties: NonEmpty[EndpointProperty] | None = None
 
     @model_validator(mode="after")
-    def _header_safe(self) -> DataAddress:
+    def _usable(self) -> DataAddress:
+        # The endpoint is where a push goes or a pull comes from, later.
+        problem = None if self.endpoint is None else url_problem(self.endpoint)
+        if problem:
+            raise ValueError(f"the dataAddress endpoint {problem}")
         # authorization and authType become an HTTP header of the push or the pull.
         for name in ("authorization", "authType"):
             value = self.endpoint_property(name)
