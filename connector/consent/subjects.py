@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,23 +56,7 @@ def covered_subjects(runtime: Any, dataset: Dataset) -> frozenset[str]:
     column = dataset.subject_column
     if not column:
         raise SubjectsUnknown(f"dataset {dataset.id!r} names no subject column")
-    key = _file_key(runtime.settings.data_dir, dataset, column)
-    if key is not None:
-        with _cache_lock:
-            known = _cache.get(key)
-        if known is not None:
-            return known
-    try:
-        with open_stream(runtime, dataset) as stream:
-            found = subjects_in(stream, column)
-    except SubjectsUnknown:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any failure to read (file, HTTP, SQL) refuses
-        raise SubjectsUnknown(f"the data of dataset {dataset.id!r} cannot be read: "
-                              f"{type(exc).__name__}") from None
-    if key is not None:
-        _remember(key, found)
-    return found
+    return _read(runtime, dataset, column, lambda stream: subjects_in(stream, column))
 
 
 def columns(runtime: Any, dataset: Dataset) -> frozenset[str]:
@@ -81,7 +65,14 @@ def columns(runtime: Any, dataset: Dataset) -> frozenset[str]:
     Read before anything is served, so that an aggregate over a column the data lacks is refused
     with a reason instead of ending a stream that has already begun. Cached like the subjects.
     """
-    key = _file_key(runtime.settings.data_dir, dataset, "\0header")
+    return _read(runtime, dataset, "\0header", lambda stream: frozenset(
+        next(csv.reader(lines(stream), strict=True), [])))
+
+
+def _read(runtime: Any, dataset: Dataset, what: str,
+          read: Callable[[Iterable[bytes]], frozenset[str]]) -> frozenset[str]:
+    """``read`` over the dataset's data; for a file, cached while the file stays the same."""
+    key = _file_key(runtime.settings.data_dir, dataset, what)
     if key is not None:
         with _cache_lock:
             known = _cache.get(key)
@@ -89,21 +80,18 @@ def columns(runtime: Any, dataset: Dataset) -> frozenset[str]:
             return known
     try:
         with open_stream(runtime, dataset) as stream:
-            header = next(csv.reader(lines(stream), strict=True), None) or []
+            found = read(stream)
+    except SubjectsUnknown:
+        raise
     except Exception as exc:  # noqa: BLE001 - any failure to read (file, HTTP, SQL) refuses
         raise SubjectsUnknown(f"the data of dataset {dataset.id!r} cannot be read: "
                               f"{type(exc).__name__}") from None
-    found = frozenset(header)
     if key is not None:
-        _remember(key, found)
+        with _cache_lock:
+            if len(_cache) >= _CACHE_LIMIT:
+                _cache.clear()
+            _cache[key] = found
     return found
-
-
-def _remember(key: tuple[Any, ...], value: frozenset[str]) -> None:
-    with _cache_lock:
-        if len(_cache) >= _CACHE_LIMIT:
-            _cache.clear()
-        _cache[key] = value
 
 
 def _file_key(data_dir: Path, dataset: Dataset, column: str) -> tuple[Any, ...] | None:
