@@ -184,11 +184,10 @@ def _checked_agreement(session: Session, message: TransferRequestMessage,
         raise BadRequest(f"format {message.format!r} is not served; use one of "
                          f"{', '.join(FORMATS)}", **extra)
     if message.format == PUSH:
-        endpoint = message.data_address.endpoint if message.data_address else None
-        problem = url_problem(endpoint)
-        if problem:
+        # DataAddress has checked the endpoint is a URL a push can reach; it must be there.
+        if message.data_address is None or not message.data_address.endpoint:
             raise BadRequest("an HttpData-PUSH request needs a dataAddress with an http(s) "
-                             f"endpoint: the endpoint {problem}", **extra)
+                             "endpoint", **extra)
     agreement = session.get(Agreement, message.agreement_id)
     # Someone else's agreement is answered like a missing one: ids cannot be probed.
     if agreement is None or agreement.role != PROVIDER or agreement.assignee != counterparty:
